@@ -1,0 +1,91 @@
+//! Per-client XML files in `XML_DIR/<key_name>/<client_id>.xml`, replaced atomically.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use crate::domain::fields::ClientId;
+use crate::domain::tenant::KeyName;
+use crate::ports::{IoFailure, XmlSink};
+
+pub struct FsXmlSink {
+    root: PathBuf,
+}
+
+impl FsXmlSink {
+    /// Files go under `root`, which is created when missing.
+    pub fn new(root: PathBuf) -> io::Result<Self> {
+        fs::create_dir_all(&root)?;
+        Ok(Self { root })
+    }
+
+    fn folder(&self, tenant: &KeyName) -> PathBuf {
+        // KeyName holds only [A-Za-z0-9_-], so it cannot leave the root.
+        self.root.join(tenant.as_str())
+    }
+
+    fn path(&self, tenant: &KeyName, id: ClientId) -> PathBuf {
+        self.folder(tenant).join(format!("{id}.xml"))
+    }
+}
+
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, and the new
+/// one survives a crash once this returns: temp file in the same folder, fsync, rename,
+/// fsync of the folder. The temp file's name does not end in `.xml`, so the combiner never
+/// picks a half-written file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io::Error::other("path has no parent folder"))?;
+    fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .suffix(".part")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// Makes a rename or removal in `dir` durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn remove_durably(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => path.parent().map_or(Ok(()), sync_dir),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, IoFailure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| IoFailure::Failed(format!("file task failed: {e}")))?
+        .map_err(IoFailure::from)
+}
+
+#[async_trait]
+impl XmlSink for FsXmlSink {
+    async fn write(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure> {
+        let path = self.path(tenant, id);
+        blocking(move || write_atomically(&path, &xml)).await
+    }
+
+    async fn remove(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
+        let path = self.path(tenant, id);
+        blocking(move || remove_durably(&path)).await
+    }
+
+    async fn exists(&self, tenant: &KeyName, id: ClientId) -> Result<bool, IoFailure> {
+        let path = self.path(tenant, id);
+        blocking(move || path.try_exists()).await
+    }
+}

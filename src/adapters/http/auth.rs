@@ -1,0 +1,25 @@
+//! Bearer-key authentication: the tenant of every request.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::auth::Bearer;
+use poem_openapi::SecurityScheme;
+
+use super::request_log::RequestNote;
+use crate::domain::tenant::Tenant;
+use crate::ports::KeyStore;
+
+/// The API key of an installer company (`Authorization: Bearer <key>`).
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "check_key")]
+pub struct ApiKey(pub Tenant);
+
+async fn check_key(req: &Request, bearer: Bearer) -> Option<Tenant> {
+    let keys = req.data::<Arc<dyn KeyStore>>()?;
+    let tenant = keys.authenticate(&bearer.token)?;
+    if let Some(note) = req.extensions().get::<RequestNote>() {
+        note.set_key_name(tenant.key_name.as_str());
+    }
+    Some(tenant)
+}

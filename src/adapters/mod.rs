@@ -1,0 +1,8 @@
+//! One folder per technology; each implements ports and translates its own errors.
+
+pub mod clock;
+pub mod fs_xml;
+pub mod http;
+pub mod import_state;
+pub mod keys_file;
+pub mod sled_store;

@@ -1,0 +1,133 @@
+//! The client repository on sled, the embedded database.
+//!
+//! One tree per tenant (`clients/<key_name>`), so no lookup can reach another tenant's data.
+//! Inside a tree, `c<id>` holds the client and `o<id>` marks its XML file as owed; both are
+//! changed in one atomic batch. Durability comes from [`GroupFlush`]: writers that arrive
+//! while a flush runs share the next one.
+
+mod group_flush;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::client::Client;
+use crate::domain::fields::ClientId;
+use crate::domain::tenant::KeyName;
+use crate::ports::{ClientRepository, IoFailure};
+
+use group_flush::GroupFlush;
+
+const TREE_PREFIX: &str = "clients/";
+const CLIENT: u8 = b'c';
+const OWED: u8 = b'o';
+
+pub struct SledClientRepository {
+    db: sled::Db,
+    flush: Arc<GroupFlush>,
+}
+
+fn failure(e: sled::Error) -> IoFailure {
+    match e {
+        sled::Error::Io(io) => IoFailure::from(io),
+        other => IoFailure::Failed(other.to_string()),
+    }
+}
+
+fn record_key(kind: u8, id: ClientId) -> [u8; 5] {
+    let mut key = [kind, 0, 0, 0, 0];
+    key[1..].copy_from_slice(&id.get().to_be_bytes());
+    key
+}
+
+impl SledClientRepository {
+    /// Opens (or creates) the database in `dir`. `cache_bytes` bounds sled's page cache.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, IoFailure> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()
+            .map_err(failure)?;
+        let flush = Arc::new(GroupFlush::new(db.clone()));
+        Ok(Self { db, flush })
+    }
+
+    fn tree(&self, tenant: &KeyName) -> Result<sled::Tree, IoFailure> {
+        self.db
+            .open_tree(format!("{TREE_PREFIX}{tenant}"))
+            .map_err(failure)
+    }
+
+    async fn apply_durably(&self, tenant: &KeyName, batch: sled::Batch) -> Result<(), IoFailure> {
+        self.tree(tenant)?.apply_batch(batch).map_err(failure)?;
+        self.flush.flush().await
+    }
+}
+
+#[async_trait]
+impl ClientRepository for SledClientRepository {
+    async fn get(&self, tenant: &KeyName, id: ClientId) -> Result<Option<Client>, IoFailure> {
+        let Some(bytes) = self
+            .tree(tenant)?
+            .get(record_key(CLIENT, id))
+            .map_err(failure)?
+        else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            IoFailure::Failed(format!("stored client {tenant}/{id} is unreadable: {e}"))
+        })
+    }
+
+    async fn save(&self, tenant: &KeyName, client: &Client) -> Result<(), IoFailure> {
+        let bytes = serde_json::to_vec(client).map_err(|e| IoFailure::Failed(e.to_string()))?;
+        let mut batch = sled::Batch::default();
+        batch.insert(&record_key(CLIENT, client.id), bytes);
+        batch.insert(&record_key(OWED, client.id), &[]);
+        self.apply_durably(tenant, batch).await
+    }
+
+    async fn delete(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
+        let mut batch = sled::Batch::default();
+        batch.remove(&record_key(CLIENT, id));
+        batch.insert(&record_key(OWED, id), &[]);
+        self.apply_durably(tenant, batch).await
+    }
+
+    async fn owed_files(&self) -> Result<Vec<(KeyName, ClientId)>, IoFailure> {
+        let mut owed = Vec::new();
+        for name in self.db.tree_names() {
+            let Some(key_name) = std::str::from_utf8(&name)
+                .ok()
+                .and_then(|n| n.strip_prefix(TREE_PREFIX))
+                .and_then(|n| KeyName::new(n).ok())
+            else {
+                continue;
+            };
+            let tree = self.db.open_tree(&name).map_err(failure)?;
+            for entry in tree.scan_prefix([OWED]) {
+                let (key, _) = entry.map_err(failure)?;
+                let id = <[u8; 4]>::try_from(&key[1..])
+                    .ok()
+                    .and_then(|b| ClientId::new(u32::from_be_bytes(b) as i64).ok());
+                if let Some(id) = id {
+                    owed.push((key_name.clone(), id));
+                }
+            }
+        }
+        Ok(owed)
+    }
+
+    async fn clear_owed(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
+        self.tree(tenant)?
+            .remove(record_key(OWED, id))
+            .map(|_| ())
+            .map_err(failure)
+    }
+
+    async fn health(&self) -> Result<(), IoFailure> {
+        // A read through the whole stack: fails when the database has failed.
+        self.db.get(b"health").map(|_| ()).map_err(failure)
+    }
+}

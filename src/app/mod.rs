@@ -1,0 +1,47 @@
+//! The composition root: settings, wiring, process lifecycle. The only module that knows
+//! every concrete adapter.
+
+mod serve;
+pub mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use settings::{Cli, Command};
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Openapi => {
+            print!("{}", crate::adapters::http::openapi_yaml());
+            Ok(())
+        }
+        Command::Serve(settings) => runtime().and_then(|rt| rt.block_on(serve::run(settings))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line that names the problem, for the operator and for journald.
+            eprintln!("patriot-api: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}

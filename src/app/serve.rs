@@ -1,0 +1,147 @@
+//! `patriot-api serve`: wires the adapters to the service and runs the HTTP server.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::Server;
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::settings::ServeSettings;
+use crate::adapters::clock::SystemClock;
+use crate::adapters::fs_xml::FsXmlSink;
+use crate::adapters::http::{app, RequestLog};
+use crate::adapters::import_state::StateFileReader;
+use crate::adapters::keys_file::KeysFileStore;
+use crate::adapters::sled_store::SledClientRepository;
+use crate::domain::service::ClientService;
+use crate::ports::KeyStore;
+
+/// How often the keys file is checked for a change.
+const KEYS_POLL: Duration = Duration::from_secs(1);
+/// How long requests in flight may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
+    let clock = Arc::new(SystemClock);
+    let keys = Arc::new(KeysFileStore::open(
+        settings.key_file.clone(),
+        clock.clone(),
+    )?);
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create DATA_DIR {}", settings.data_dir.display()))?;
+    let repo = SledClientRepository::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the database in DATA_DIR {}: {e}",
+                settings.data_dir.display()
+            )
+        })?;
+    let xml = FsXmlSink::new(settings.shared.xml_dir.clone()).with_context(|| {
+        format!(
+            "cannot create XML_DIR {}",
+            settings.shared.xml_dir.display()
+        )
+    })?;
+    let imports = StateFileReader::new(settings.shared.client_state_file.clone());
+    let service = Arc::new(ClientService::new(
+        Arc::new(repo),
+        Arc::new(xml),
+        Arc::new(imports),
+        clock,
+    ));
+
+    // Writes acknowledged before a crash get their XML files before anyone can call us.
+    let finished = service
+        .finish_owed_files(keys.as_ref())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot finish the XML files owed from before the start: {e}")
+        })?;
+    if finished > 0 {
+        tracing::info!(
+            files = finished,
+            "finished XML files owed from before the start"
+        );
+    }
+
+    let log = RequestLog::open(&settings.request_log, settings.trust_proxy_headers)
+        .with_context(|| format!("cannot open REQUEST_LOG {}", settings.request_log.display()))?;
+    let addr = SocketAddr::new(settings.host, settings.port);
+    let acceptor = TcpListener::bind(addr)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .map_or_else(|| addr.to_string(), ToString::to_string);
+    tracing::info!(
+        "listening on http://{}",
+        bound.trim_start_matches("socket://")
+    );
+
+    tokio::spawn(watch_keys(keys.clone()));
+    let store: Arc<dyn KeyStore> = keys;
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            app(service, store, log),
+            shutdown_signal(),
+            Some(SHUTDOWN_GRACE),
+        )
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: finishing requests in flight"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing requests in flight"),
+    }
+}
+
+/// What identifies a version of the keys file: a replacement by rename changes the inode.
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+}
+
+/// Reloads the keys file when it changes (checked every second) and on SIGHUP.
+async fn watch_keys(keys: Arc<KeysFileStore>) {
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut seen = file_stamp(keys.path());
+    let mut tick = tokio::time::interval(KEYS_POLL);
+    loop {
+        let forced = tokio::select! {
+            _ = tick.tick() => false,
+            Some(_) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
+        };
+        let stamp = file_stamp(keys.path());
+        if !forced && stamp == seen {
+            continue;
+        }
+        seen = stamp;
+        let reload = keys.clone();
+        match tokio::task::spawn_blocking(move || reload.reload()).await {
+            Ok(Ok(count)) => tracing::info!(keys = count, "keys file reloaded"),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "keys file refused; the previous keys stay in force")
+            }
+            Err(e) => tracing::error!(error = %e, "keys file reload failed"),
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The model and its rules. No I/O and no framework types live here.
+
+pub mod client;
+pub mod errors;
+pub mod fields;
+pub mod import_state;
+pub mod keys;
+pub mod service;
+pub mod tenant;
+pub mod xml;

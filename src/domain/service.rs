@@ -1,0 +1,421 @@
+//! The client service: every read and write of the API, with the rules that tie storage and
+//! the XML files together (one writer per client, durable before answering, XML follows).
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::client::{Client, ClientInfo, ClientInfoPatch, MemberError, User, Zone};
+use super::errors::ValidationErrors;
+use super::fields::{ClientId, InstallDate, UserNo, ZoneNo};
+use super::import_state::{ImportRecord, ImportStatus};
+use super::tenant::{KeyName, Tenant};
+use super::xml::render_client_document;
+use crate::ports::{ClientRepository, Clock, ImportStateReader, IoFailure, KeyStore, XmlSink};
+
+/// Why a request to the service failed. Every variant leaves storage and files unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("client does not exist")]
+    ClientNotFound,
+    #[error(transparent)]
+    Member(#[from] MemberError),
+    #[error("client temporarily locked by another write; retry")]
+    Locked,
+    #[error("{0}")]
+    Invalid(ValidationErrors),
+    #[error("storage failed: {0}")]
+    Storage(IoFailure),
+    #[error("XML file could not be written: {0}")]
+    Xml(IoFailure),
+}
+
+/// The outcome of `PUT /clients`.
+pub struct Upserted {
+    pub client: Client,
+    pub created: bool,
+}
+
+/// Locks that serialise the writes to one client. Striped, so memory stays bounded whatever
+/// the number of clients; two clients sharing a stripe only wait for each other briefly.
+struct ClientLocks {
+    stripes: Vec<Mutex<()>>,
+}
+
+impl ClientLocks {
+    fn new(count: usize) -> Self {
+        Self {
+            stripes: (0..count).map(|_| Mutex::new(())).collect(),
+        }
+    }
+
+    fn stripe(&self, tenant: &KeyName, id: ClientId) -> &Mutex<()> {
+        let mut h = DefaultHasher::new();
+        (tenant, id).hash(&mut h);
+        &self.stripes[(h.finish() as usize) % self.stripes.len()]
+    }
+}
+
+/// What one write does to storage.
+enum Change {
+    Save(Box<Client>),
+    Delete,
+}
+
+pub struct ClientService {
+    repo: Arc<dyn ClientRepository>,
+    xml: Arc<dyn XmlSink>,
+    imports: Arc<dyn ImportStateReader>,
+    clock: Arc<dyn Clock>,
+    locks: ClientLocks,
+    lock_timeout: Duration,
+}
+
+impl ClientService {
+    pub fn new(
+        repo: Arc<dyn ClientRepository>,
+        xml: Arc<dyn XmlSink>,
+        imports: Arc<dyn ImportStateReader>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            repo,
+            xml,
+            imports,
+            clock,
+            locks: ClientLocks::new(4096),
+            lock_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// How long a write waits for its turn on a client before answering `Locked`.
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    async fn lock(
+        &self,
+        tenant: &KeyName,
+        id: ClientId,
+    ) -> Result<MutexGuard<'_, ()>, ServiceError> {
+        tokio::time::timeout(self.lock_timeout, self.locks.stripe(tenant, id).lock())
+            .await
+            .map_err(|_| ServiceError::Locked)
+    }
+
+    async fn load(&self, tenant: &KeyName, id: ClientId) -> Result<Option<Client>, ServiceError> {
+        self.repo
+            .get(tenant, id)
+            .await
+            .map_err(ServiceError::Storage)
+    }
+
+    async fn existing(&self, tenant: &KeyName, id: ClientId) -> Result<Client, ServiceError> {
+        self.load(tenant, id)
+            .await?
+            .ok_or(ServiceError::ClientNotFound)
+    }
+
+    /// Reads a client. Reads take no lock, so they never wait behind writes; only when the
+    /// XML file has gone missing and Patriot has not confirmed the client is it written again.
+    pub async fn get(&self, tenant: &Tenant, id: ClientId) -> Result<Client, ServiceError> {
+        let client = self.existing(&tenant.key_name, id).await?;
+        if let Err(e) = self.rewrite_missing_file(tenant, id).await {
+            // The read itself succeeded; the file is retried on the next read.
+            tracing::warn!(key_name = %tenant.key_name, client_id = %id, error = %e,
+                "could not rewrite missing XML file");
+        }
+        Ok(client)
+    }
+
+    /// The state file's record of this client, when the combiner has one.
+    pub async fn import_record(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+    ) -> Result<Option<ImportRecord>, ServiceError> {
+        self.imports
+            .record(&tenant.patriot_id(id))
+            .await
+            .map_err(ServiceError::Storage)
+    }
+
+    async fn rewrite_missing_file(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+    ) -> Result<(), ServiceError> {
+        let key = &tenant.key_name;
+        if self.xml.exists(key, id).await.map_err(ServiceError::Xml)? {
+            return Ok(());
+        }
+        let imported = matches!(
+            self.import_record(tenant, id).await?,
+            Some(ImportRecord {
+                status: ImportStatus::Imported,
+                ..
+            })
+        );
+        if imported {
+            return Ok(());
+        }
+        // Under the client's lock and from a fresh read, so a concurrent write's newer file
+        // is never replaced by this older state.
+        let _turn = self.lock(key, id).await?;
+        if self.xml.exists(key, id).await.map_err(ServiceError::Xml)? {
+            return Ok(());
+        }
+        if let Some(client) = self.load(key, id).await? {
+            tracing::info!(key_name = %key, client_id = %id, "rewriting missing XML file");
+            self.write_file(tenant, &client).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates (`created`) or replaces the client's info; zones and users stay.
+    pub async fn put_client(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        info: ClientInfoPatch,
+    ) -> Result<Upserted, ServiceError> {
+        let today = InstallDate::from_date(self.clock.today_local());
+        let mut created = false;
+        let client = self
+            .write(tenant, id, |current| {
+                let created_on = current.as_ref().map_or(today, |c| c.created_on.clone());
+                let info = ClientInfo::replaced_by(info, &created_on).ok_or_else(|| {
+                    ServiceError::Invalid(ValidationErrors::single("info.Name", "is required"))
+                })?;
+                let client = match current {
+                    Some(mut c) => {
+                        c.info = info;
+                        c
+                    }
+                    None => {
+                        created = true;
+                        Client::new(id, created_on, info)
+                    }
+                };
+                Ok(Change::Save(Box::new(client)))
+            })
+            .await?;
+        Ok(Upserted {
+            client: client.ok_or(ServiceError::ClientNotFound)?,
+            created,
+        })
+    }
+
+    pub async fn patch_client(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        info: ClientInfoPatch,
+    ) -> Result<Client, ServiceError> {
+        self.modify(tenant, id, |c| {
+            c.info.merge(info);
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn delete_client(&self, tenant: &Tenant, id: ClientId) -> Result<(), ServiceError> {
+        self.write(tenant, id, |current| match current {
+            Some(_) => Ok(Change::Delete),
+            None => Err(ServiceError::ClientNotFound),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Creates or replaces a zone.
+    pub async fn put_zone(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        zone: Zone,
+    ) -> Result<Zone, ServiceError> {
+        let stored = zone.clone();
+        self.modify(tenant, id, |c| {
+            c.put_zone(zone);
+            Ok(())
+        })
+        .await?;
+        Ok(stored)
+    }
+
+    pub async fn delete_zone(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        no: ZoneNo,
+    ) -> Result<(), ServiceError> {
+        self.modify(tenant, id, |c| Ok(c.remove_zone(no)?))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn add_user(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        user: User,
+    ) -> Result<User, ServiceError> {
+        let stored = user.clone();
+        self.modify(tenant, id, |c| Ok(c.add_user(user)?)).await?;
+        Ok(stored)
+    }
+
+    pub async fn replace_user(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        user: User,
+    ) -> Result<User, ServiceError> {
+        let stored = user.clone();
+        self.modify(tenant, id, |c| Ok(c.replace_user(user)?))
+            .await?;
+        Ok(stored)
+    }
+
+    pub async fn delete_user(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        no: UserNo,
+    ) -> Result<(), ServiceError> {
+        self.modify(tenant, id, |c| Ok(c.remove_user(no)?))
+            .await
+            .map(|_| ())
+    }
+
+    /// A write to an existing client.
+    async fn modify(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        change: impl FnOnce(&mut Client) -> Result<(), ServiceError>,
+    ) -> Result<Client, ServiceError> {
+        let saved = self
+            .write(tenant, id, |current| {
+                let mut client = current.ok_or(ServiceError::ClientNotFound)?;
+                change(&mut client)?;
+                Ok(Change::Save(Box::new(client)))
+            })
+            .await?;
+        saved.ok_or(ServiceError::ClientNotFound)
+    }
+
+    /// One write: take the client's turn, decide the change from the current state, make it
+    /// durable (with the XML file owed), write the file. A failure at any step leaves
+    /// storage and file as they were. Returns the client as stored (`None` after a delete).
+    async fn write(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        decide: impl FnOnce(Option<Client>) -> Result<Change, ServiceError>,
+    ) -> Result<Option<Client>, ServiceError> {
+        let key = &tenant.key_name;
+        let _turn = self.lock(key, id).await?;
+        let before = self.load(key, id).await?;
+        let change = decide(before.clone())?;
+        match change {
+            Change::Save(client) => {
+                let client = *client;
+                // Rendered before anything is stored, so a render failure changes nothing.
+                let xml = render(tenant, &client)?;
+                self.repo
+                    .save(key, &client)
+                    .await
+                    .map_err(ServiceError::Storage)?;
+                if let Err(e) = self.xml.write(key, id, xml).await {
+                    self.roll_back(tenant, id, before).await;
+                    return Err(ServiceError::Xml(e));
+                }
+                self.clear_owed(key, id).await;
+                Ok(Some(client))
+            }
+            Change::Delete => {
+                self.repo
+                    .delete(key, id)
+                    .await
+                    .map_err(ServiceError::Storage)?;
+                if let Err(e) = self.xml.remove(key, id).await {
+                    self.roll_back(tenant, id, before).await;
+                    return Err(ServiceError::Xml(e));
+                }
+                self.clear_owed(key, id).await;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Puts back the state from before a write whose XML file could not be written, so that
+    /// a failed request changes nothing. The file itself was never touched (it is replaced
+    /// by rename only). If this fails too, the owed mark makes the next start reconcile.
+    async fn roll_back(&self, tenant: &Tenant, id: ClientId, before: Option<Client>) {
+        let key = &tenant.key_name;
+        let restored = match &before {
+            Some(client) => self.repo.save(key, client).await,
+            None => self.repo.delete(key, id).await,
+        };
+        match restored {
+            Ok(()) => self.clear_owed(key, id).await,
+            Err(e) => tracing::error!(key_name = %key, client_id = %id, error = %e,
+                "could not roll back a write whose XML file failed; reconciled at next start"),
+        }
+    }
+
+    async fn clear_owed(&self, key: &KeyName, id: ClientId) {
+        if let Err(e) = self.repo.clear_owed(key, id).await {
+            tracing::warn!(key_name = %key, client_id = %id, error = %e,
+                "could not clear the owed-file mark; the file is rewritten at next start");
+        }
+    }
+
+    async fn write_file(&self, tenant: &Tenant, client: &Client) -> Result<(), ServiceError> {
+        let xml = render(tenant, client)?;
+        self.xml
+            .write(&tenant.key_name, client.id, xml)
+            .await
+            .map_err(ServiceError::Xml)
+    }
+
+    /// Brings every owed XML file in line with storage (run at start, before the port opens):
+    /// the writes acknowledged before a crash get their files. Returns how many were done.
+    pub async fn finish_owed_files(&self, keys: &dyn KeyStore) -> Result<usize, ServiceError> {
+        let owed = self
+            .repo
+            .owed_files()
+            .await
+            .map_err(ServiceError::Storage)?;
+        let mut done = 0;
+        for (key, id) in owed {
+            let Some(tenant) = keys.tenant(&key) else {
+                tracing::warn!(key_name = %key, client_id = %id,
+                    "XML file owed for a key that is no longer in the keys file; left for later");
+                continue;
+            };
+            let _turn = self.lock(&key, id).await?;
+            match self.load(&key, id).await? {
+                Some(client) => self.write_file(&tenant, &client).await?,
+                None => self.xml.remove(&key, id).await.map_err(ServiceError::Xml)?,
+            }
+            self.clear_owed(&key, id).await;
+            done += 1;
+        }
+        Ok(done)
+    }
+
+    pub async fn health(&self) -> Result<(), ServiceError> {
+        self.repo.health().await.map_err(ServiceError::Storage)
+    }
+}
+
+fn render(tenant: &Tenant, client: &Client) -> Result<Vec<u8>, ServiceError> {
+    render_client_document(tenant, client).map_err(|e| ServiceError::Xml(IoFailure::from(e)))
+}
