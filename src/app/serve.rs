@@ -79,12 +79,14 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .local_addr()
         .first()
         .map_or_else(|| addr.to_string(), ToString::to_string);
+    // Installed before the port is announced: SIGHUP's default action would end the process.
+    let hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    tokio::spawn(watch_keys(keys.clone(), hangup));
     tracing::info!(
         "listening on http://{}",
         bound.trim_start_matches("socket://")
     );
 
-    tokio::spawn(watch_keys(keys.clone()));
     let store: Arc<dyn KeyStore> = keys;
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
@@ -121,14 +123,13 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64, u64)> {
 }
 
 /// Reloads the keys file when it changes (checked every second) and on SIGHUP.
-async fn watch_keys(keys: Arc<KeysFileStore>) {
-    let mut hup = signal(SignalKind::hangup()).ok();
+async fn watch_keys(keys: Arc<KeysFileStore>, mut hangup: tokio::signal::unix::Signal) {
     let mut seen = file_stamp(keys.path());
     let mut tick = tokio::time::interval(KEYS_POLL);
     loop {
         let forced = tokio::select! {
             _ = tick.tick() => false,
-            Some(_) = async { match hup.as_mut() { Some(h) => h.recv().await, None => std::future::pending().await } } => true,
+            Some(_) = hangup.recv() => true,
         };
         let stamp = file_stamp(keys.path());
         if !forced && stamp == seen {

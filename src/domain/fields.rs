@@ -362,3 +362,175 @@ impl From<UserType> for String {
         t.0.to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> String {
+        v.to_owned()
+    }
+
+    #[test]
+    fn ids_and_numbers() {
+        let cases: &[(i64, bool, bool, bool)] = &[
+            // value, ClientId, ZoneNo, UserNo::for_new_user
+            (-1, false, false, false),
+            (0, false, false, false),
+            (1, true, true, true),
+            (198, true, true, true),
+            (199, true, true, false),
+            (999, true, true, true),
+            (1000, true, false, false),
+            (4_294_967_295, true, false, false),
+            (4_294_967_296, false, false, false),
+        ];
+        for &(v, client, zone, user) in cases {
+            assert_eq!(ClientId::new(v).is_ok(), client, "ClientId {v}");
+            assert_eq!(ZoneNo::new(v).is_ok(), zone, "ZoneNo {v}");
+            assert_eq!(UserNo::for_new_user(v).is_ok(), user, "UserNo {v}");
+        }
+        assert!(UserNo::new(199).is_ok(), "199 can be looked up");
+        for (v, ok) in [(-1, false), (0, true), (23, true), (24, false)] {
+            assert_eq!(Bounded::<23>::new(v).is_ok(), ok, "hours {v}");
+        }
+        for (v, ok) in [(59, true), (60, false)] {
+            assert_eq!(Bounded::<59>::new(v).is_ok(), ok, "minutes {v}");
+        }
+        for (v, ok) in [(255, true), (256, false), (99, true)] {
+            assert_eq!(Bounded::<255>::new(v).is_ok(), ok, "byte {v}");
+        }
+        assert!(Bounded::<99>::new(100).is_err());
+        assert!(Bounded::<999>::new(999).is_ok());
+    }
+
+    #[test]
+    fn text_lengths_and_characters() {
+        let cases: &[(&str, bool, bool)] = &[
+            // value, ShortText (0..=255), Name (1..=255)
+            ("", true, false),
+            ("a", true, true),
+            ("æøå ÆØÅ", true, true),
+            ("tab\tcr\rlf\n", true, true),
+            ("bell\u{7}", false, false),
+            ("nul\u{0}", false, false),
+            ("del\u{7f}", false, false),
+            ("c1\u{85}", false, false),
+            ("nonchar\u{FFFE}", false, false),
+            ("emoji 🚨", true, true),
+        ];
+        for &(v, short, name) in cases {
+            assert_eq!(ShortText::new(s(v)).is_ok(), short, "ShortText {v:?}");
+            assert_eq!(Name::new(s(v)).is_ok(), name, "Name {v:?}");
+        }
+        assert!(
+            ShortText::new("ø".repeat(255)).is_ok(),
+            "characters, not bytes"
+        );
+        assert!(ShortText::new("x".repeat(256)).is_err());
+        assert!(PostCode::new("x".repeat(20)).is_ok());
+        assert!(PostCode::new("x".repeat(21)).is_err());
+        assert!(LongText::new("x".repeat(4000)).is_ok());
+        assert!(LongText::new("x".repeat(4001)).is_err());
+        // Kept exactly as sent: no trimming, no normalisation.
+        let t = ShortText::new(s("  e\u{301}  ")).unwrap();
+        assert_eq!(t.as_str(), "  e\u{301}  ");
+    }
+
+    #[test]
+    fn phones() {
+        for (v, ok) in [
+            ("", true),
+            ("123", true),
+            ("12", false),
+            ("+4712345678", true),
+            ("+47 123 45 678", true),
+            ("69-31-00-00", true),
+            ("12345678901234567890", true),
+            ("123456789012345678901", false),
+            ("+", false),
+            ("++4712345678", false),
+            ("47+12345678", false),
+            ("1234a", false),
+            ("(47) 1234", false),
+            ("１２３", false),
+        ] {
+            assert_eq!(Phone::new(s(v)).is_ok(), ok, "phone {v:?}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        let long_local = format!("{}@example.no", "a".repeat(243));
+        let too_long = format!("{}@example.no", "a".repeat(244));
+        for (v, ok) in [
+            ("", true),
+            ("user@email.com", true),
+            ("post@ostsik.no", true),
+            ("a.b+c@sub.domain.no", true),
+            ("ø@æ.no", true),
+            ("user@localhost", false),
+            ("user@", false),
+            ("@domain.no", false),
+            ("user.domain.no", false),
+            ("a b@c.no", false),
+            ("a@b..no", false),
+            ("a@.no", false),
+            ("a@b.", false),
+            ("a@b@c.no", false),
+            (long_local.as_str(), true),
+            (too_long.as_str(), false),
+        ] {
+            assert_eq!(Email::new(s(v)).is_ok(), ok, "email {v:?}");
+        }
+    }
+
+    #[test]
+    fn install_dates() {
+        for (v, ok) in [
+            ("2023-02-20", true),
+            ("2024-02-29", true),
+            ("2023-02-29", false),
+            ("2023-02-30", false),
+            ("2023-13-01", false),
+            ("2023-2-20", false),
+            ("20-02-2023", false),
+            ("2023-02-20T12:30:00", true),
+            ("2023-02-20T24:00:00", false),
+            ("2023-02-20 12:30:00", false),
+            ("2023-02-20T12:30", false),
+            ("2023-02-20T12:30:00Z", false),
+            ("", false),
+        ] {
+            assert_eq!(InstallDate::new(s(v)).is_ok(), ok, "date {v:?}");
+        }
+    }
+
+    #[test]
+    fn user_types() {
+        for (v, ok) in [
+            ("U", true),
+            ("A", true),
+            ("Z", true),
+            ("N", true),
+            ("u", false),
+            ("", false),
+            ("UU", false),
+            ("Æ", false),
+            ("1", false),
+        ] {
+            assert_eq!(UserType::new(s(v)).is_ok(), ok, "type {v:?}");
+        }
+        assert_eq!(UserType::default().as_char(), 'U');
+    }
+
+    #[test]
+    fn stored_values_are_validated_when_read_back() {
+        assert!(serde_json::from_str::<ZoneNo>("1000").is_err());
+        assert!(serde_json::from_str::<Phone>("\"abc\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<ClientId>("9998").unwrap().get(),
+            9998
+        );
+    }
+}

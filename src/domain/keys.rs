@@ -70,3 +70,53 @@ pub fn authenticate<'a>(
     }
     found.filter(|k| k.usable_at(now)).map(|k| &k.tenant)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::domain::tenant::{KeyName, PortCode, XmlText};
+
+    fn key(name: &str, secret: &str, enabled: bool, valid_to: Option<DateTime<Utc>>) -> ApiKey {
+        ApiKey {
+            digest: KeyDigest::of_secret(secret),
+            enabled,
+            valid_to,
+            tenant: Tenant {
+                key_name: KeyName::new(name).unwrap(),
+                port: PortCode::new("P1").unwrap(),
+                installer_name: XmlText::new("I").unwrap(),
+                installer_email: XmlText::new("i@i.no").unwrap(),
+                xml_fields: vec![],
+            },
+        }
+    }
+
+    #[test]
+    fn only_enabled_unexpired_matching_keys_authenticate() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let later = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
+        let keys = vec![
+            key("A", "secret-a", true, None),
+            key("B", "secret-b", false, None),
+            key("C", "secret-c", true, Some(now)),
+            key("D", "secret-d", true, Some(later)),
+        ];
+        let name = |s: &str| authenticate(&keys, s, now).map(|t| t.key_name.as_str().to_owned());
+        assert_eq!(name("secret-a").as_deref(), Some("A"));
+        assert_eq!(name("secret-b"), None, "disabled");
+        assert_eq!(name("secret-c"), None, "expired at valid_to");
+        assert_eq!(name("secret-d").as_deref(), Some("D"));
+        assert_eq!(name("secret-"), None);
+        assert_eq!(name(""), None);
+    }
+
+    #[test]
+    fn digests_parse_from_hex() {
+        let d = KeyDigest::of_secret("x");
+        assert_eq!(KeyDigest::from_hex(&d.to_hex()), Some(d));
+        assert_eq!(KeyDigest::from_hex("abc"), None);
+        assert_eq!(format!("{d:?}"), "KeyDigest(..)");
+    }
+}

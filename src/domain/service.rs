@@ -419,3 +419,229 @@ impl ClientService {
 fn render(tenant: &Tenant, client: &Client) -> Result<Vec<u8>, ServiceError> {
     render_client_document(tenant, client).map_err(|e| ServiceError::Xml(IoFailure::from(e)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::domain::fields::{Name, ShortText};
+    use crate::domain::tenant::{PortCode, XmlText};
+    use crate::ports::{
+        MockClientRepository, MockClock, MockImportStateReader, MockKeyStore, MockXmlSink,
+    };
+
+    fn tenant(name: &str) -> Tenant {
+        Tenant {
+            key_name: KeyName::new(name).unwrap(),
+            port: PortCode::new("P1").unwrap(),
+            installer_name: XmlText::new("I").unwrap(),
+            installer_email: XmlText::new("i@i.no").unwrap(),
+            xml_fields: vec![],
+        }
+    }
+
+    fn id(n: i64) -> ClientId {
+        ClientId::new(n).unwrap()
+    }
+
+    fn client(n: i64, name: &str) -> Client {
+        let date = InstallDate::new("2024-01-01".into()).unwrap();
+        let patch = ClientInfoPatch {
+            name: Some(Name::new(name.into()).unwrap()),
+            ..Default::default()
+        };
+        Client::new(
+            id(n),
+            date.clone(),
+            ClientInfo::replaced_by(patch, &date).unwrap(),
+        )
+    }
+
+    fn clock() -> MockClock {
+        let mut clock = MockClock::new();
+        clock
+            .expect_today_local()
+            .returning(|| chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
+        clock
+    }
+
+    fn service(repo: MockClientRepository, xml: MockXmlSink) -> ClientService {
+        ClientService::new(
+            Arc::new(repo),
+            Arc::new(xml),
+            Arc::new(MockImportStateReader::new()),
+            Arc::new(clock()),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_failed_xml_write_puts_the_old_state_back() {
+        let old = client(1, "Old");
+        let mut repo = MockClientRepository::new();
+        let stored = old.clone();
+        repo.expect_get()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        let mut seq = mockall::Sequence::new();
+        repo.expect_save()
+            .withf(|_, c| c.info.name.as_str() == "New")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let restored = old.clone();
+        repo.expect_save()
+            .withf(move |_, c| *c == restored)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        repo.expect_clear_owed().times(1).returning(|_, _| Ok(()));
+        let mut xml = MockXmlSink::new();
+        xml.expect_write()
+            .returning(|_, _, _| Err(IoFailure::NoSpace("disk full".into())));
+
+        let patch = ClientInfoPatch {
+            name: Some(Name::new("New".into()).unwrap()),
+            ..Default::default()
+        };
+        let err = service(repo, xml)
+            .put_client(&tenant("A"), id(1), patch)
+            .await
+            .err()
+            .unwrap();
+        assert!(
+            matches!(err, ServiceError::Xml(IoFailure::NoSpace(_))),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_xml_write_of_a_new_client_deletes_it_again() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get().returning(|_, _| Ok(None));
+        repo.expect_save().times(1).returning(|_, _| Ok(()));
+        repo.expect_delete()
+            .with(eq(KeyName::new("A").unwrap()), eq(id(5)))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        repo.expect_clear_owed().returning(|_, _| Ok(()));
+        let mut xml = MockXmlSink::new();
+        xml.expect_write()
+            .returning(|_, _, _| Err(IoFailure::Failed("read-only".into())));
+        let patch = ClientInfoPatch {
+            name: Some(Name::new("New".into()).unwrap()),
+            ..Default::default()
+        };
+        let result = service(repo, xml)
+            .put_client(&tenant("A"), id(5), patch)
+            .await;
+        assert!(matches!(result, Err(ServiceError::Xml(_))));
+    }
+
+    #[tokio::test]
+    async fn a_storage_failure_writes_no_file() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
+        repo.expect_save()
+            .returning(|_, _| Err(IoFailure::NoSpace("full".into())));
+        let xml = MockXmlSink::new(); // any call would fail the test
+        let zone = Zone {
+            no: ZoneNo::new(1).unwrap(),
+            area: ShortText::default(),
+            module_no: Default::default(),
+        };
+        let result = service(repo, xml).put_zone(&tenant("A"), id(1), zone).await;
+        assert!(matches!(
+            result,
+            Err(ServiceError::Storage(IoFailure::NoSpace(_)))
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_waits_too_long_is_locked_out() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
+        // The first write holds the client's turn for a while.
+        repo.expect_save().returning(|_, _| {
+            std::thread::sleep(Duration::from_millis(400));
+            Ok(())
+        });
+        repo.expect_clear_owed().returning(|_, _| Ok(()));
+        let mut xml = MockXmlSink::new();
+        xml.expect_write().returning(|_, _, _| Ok(()));
+        let service = Arc::new(service(repo, xml).with_lock_timeout(Duration::from_millis(50)));
+        let slow = {
+            let service = service.clone();
+            tokio::spawn(async move {
+                service
+                    .patch_client(&tenant("A"), id(1), ClientInfoPatch::default())
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let second = service
+            .patch_client(&tenant("A"), id(1), ClientInfoPatch::default())
+            .await;
+        assert!(
+            matches!(second, Err(ServiceError::Locked)),
+            "{:?}",
+            second.err()
+        );
+        assert!(slow.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn owed_files_are_finished_for_known_tenants() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_owed_files().returning(|| {
+            Ok(vec![
+                (KeyName::new("A").unwrap(), id(1)),
+                (KeyName::new("A").unwrap(), id(2)),
+                (KeyName::new("Gone").unwrap(), id(3)),
+            ])
+        });
+        repo.expect_get()
+            .with(eq(KeyName::new("A").unwrap()), eq(id(1)))
+            .returning(|_, _| Ok(Some(client(1, "Kept"))));
+        repo.expect_get()
+            .with(eq(KeyName::new("A").unwrap()), eq(id(2)))
+            .returning(|_, _| Ok(None));
+        repo.expect_clear_owed()
+            .with(eq(KeyName::new("A").unwrap()), eq(id(1)))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        repo.expect_clear_owed()
+            .with(eq(KeyName::new("A").unwrap()), eq(id(2)))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut xml = MockXmlSink::new();
+        xml.expect_write()
+            .withf(|_, i, bytes| *i == id(1) && String::from_utf8_lossy(bytes).contains("Kept"))
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        xml.expect_remove()
+            .withf(|_, i| *i == id(2))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut keys = MockKeyStore::new();
+        keys.expect_tenant()
+            .returning(|k| (k.as_str() == "A").then(|| tenant("A")));
+        let done = service(repo, xml).finish_owed_files(&keys).await.unwrap();
+        assert_eq!(done, 2);
+    }
+
+    #[tokio::test]
+    async fn put_without_a_name_is_refused_before_anything_is_stored() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get().returning(|_, _| Ok(None));
+        let result = service(repo, MockXmlSink::new())
+            .put_client(&tenant("A"), id(1), ClientInfoPatch::default())
+            .await;
+        match result {
+            Err(ServiceError::Invalid(e)) => assert_eq!(e.fields()[0].field, "info.Name"),
+            other => panic!("{:?}", other.err()),
+        }
+    }
+}

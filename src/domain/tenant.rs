@@ -104,3 +104,46 @@ impl Tenant {
         format!("{}{}", id.get(), self.port.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_names_ports_and_xml_names() {
+        for (v, ok) in [
+            ("Alarm24", true),
+            ("a_b-c", true),
+            ("", false),
+            ("a b", false),
+            ("../x", false),
+            ("æ", false),
+        ] {
+            assert_eq!(KeyName::new(v).is_ok(), ok, "key_name {v:?}");
+        }
+        for (v, ok) in [
+            ("BASE11", true),
+            ("", false),
+            ("BASE-11", false),
+            ("BASE 1", false),
+        ] {
+            assert_eq!(PortCode::new(v).is_ok(), ok, "port {v:?}");
+        }
+        for (v, ok) in [
+            ("InstallerName", true),
+            ("_x", true),
+            ("Callout1", true),
+            ("a.b-c", true),
+            ("Ø", true),
+            ("1abc", false),
+            ("", false),
+            ("a b", false),
+            ("a<b", false),
+            ("xmlThing", false),
+            ("XML", false),
+            ("ns:el", false),
+        ] {
+            assert_eq!(XmlName::new(v).is_ok(), ok, "xml name {v:?}");
+        }
+    }
+}

@@ -128,3 +128,118 @@ fn write_installer(w: &mut XmlWriter, tenant: &Tenant) -> io::Result<()> {
     })?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::client::{ClientInfo, ClientInfoPatch, User, Zone};
+    use crate::domain::fields::{
+        Bounded, ClientId, Email, InstallDate, Phone, Text, UserNo, UserType, ZoneNo,
+    };
+    use crate::domain::tenant::{KeyName, PortCode, XmlName, XmlText};
+
+    const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/client.xml");
+
+    fn tenant() -> Tenant {
+        let field = |n: &str, v: &str| (XmlName::new(n).unwrap(), XmlText::new(v).unwrap());
+        Tenant {
+            key_name: KeyName::new("Alarm24").unwrap(),
+            port: PortCode::new("BASE11").unwrap(),
+            installer_name: XmlText::new("Østfold Sikkerhetsservice AS").unwrap(),
+            installer_email: XmlText::new("installer@email.com").unwrap(),
+            xml_fields: vec![
+                field("InstallerName", "Østfold Sikkerhetsservice AS"),
+                field("UseCallout1", "True"),
+                field("Callout1", "TLF01BASE01"),
+                field("EventTemplate", "CID4BASE01"),
+                field("ClientGroupings", "Alarm24 & <Tilgang>"),
+            ],
+        }
+    }
+
+    fn text<const MIN: usize, const MAX: usize>(v: &str) -> Text<MIN, MAX> {
+        Text::new(v.to_owned()).unwrap()
+    }
+
+    fn full_client() -> Client {
+        let patch = ClientInfoPatch {
+            name: Some(text("Ola Nordmann & Sønn <AS>")),
+            location: Some(text("Produksjonsveien 13")),
+            area_code: Some(text("1604")),
+            area: Some(text("Fredrikstad")),
+            bus_phone: Some(Phone::new("69310000".into()).unwrap()),
+            email: Some(Email::new("post@ostsik.no".into()).unwrap()),
+            ok_password: Some(text("franzjäger")),
+            spec_request: Some(text("Linje 1\r\nLinje 2 æøå")),
+            no_sigs_mon: Some(Bounded::new(1).unwrap()),
+            since_days: Some(Bounded::new(1).unwrap()),
+            since_mins: Some(Bounded::new(30).unwrap()),
+            reset_nosigs_ignored: Some(true),
+            reset_nosigs_days: Some(Bounded::new(7).unwrap()),
+            install_date_time: Some(InstallDate::new("2023-02-20".into()).unwrap()),
+            panel_name: Some(text("Ajax")),
+            panel_site: Some(text("Stue")),
+            keypad_location: Some(text("Inngang")),
+            sp_page: Some(text("Ekstra informasjon som kan være relevant.")),
+            ..Default::default()
+        };
+        let created = InstallDate::new("2024-01-01".into()).unwrap();
+        let info = ClientInfo::replaced_by(patch, &created).unwrap();
+        let mut client = Client::new(ClientId::new(9998).unwrap(), created, info);
+        for (no, area) in [(2, "Stue"), (1, "Inngang")] {
+            client.put_zone(Zone {
+                no: ZoneNo::new(no).unwrap(),
+                area: text(area),
+                module_no: Bounded::default(),
+            });
+        }
+        for (no, name) in [(200, "Siste Bruker"), (1, "User Number 1")] {
+            client
+                .add_user(User {
+                    no: UserNo::for_new_user(no).unwrap(),
+                    name: text(name),
+                    mobile_no: Phone::new("+4712345678".into()).unwrap(),
+                    mobile_no_order: Bounded::new(1).unwrap(),
+                    email: Email::new("user@email.com".into()).unwrap(),
+                    user_type: UserType::default(),
+                    instructions: text("Optional"),
+                    call_order: Bounded::default(),
+                })
+                .unwrap();
+        }
+        client
+    }
+
+    #[test]
+    fn full_client_matches_the_golden_file() {
+        let xml = render_client_document(&tenant(), &full_client()).unwrap();
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(GOLDEN, &xml).unwrap();
+        }
+        let golden = std::fs::read(GOLDEN).expect("golden file (UPDATE_GOLDEN=1 writes it)");
+        assert_eq!(
+            String::from_utf8_lossy(&xml),
+            String::from_utf8_lossy(&golden)
+        );
+    }
+
+    #[test]
+    fn carriage_returns_survive_a_parser() {
+        let xml = render_client_document(&tenant(), &full_client()).unwrap();
+        let mut reader = quick_xml::Reader::from_reader(xml.as_slice());
+        let mut buf = Vec::new();
+        let mut in_spec = false;
+        loop {
+            match reader.read_event_into(&mut buf).unwrap() {
+                Event::Start(e) if e.name().as_ref() == b"SpecRequest" => in_spec = true,
+                Event::Text(t) if in_spec => {
+                    assert_eq!(t.unescape().unwrap(), "Linje 1\r\nLinje 2 æøå");
+                    return;
+                }
+                Event::Eof => panic!("no SpecRequest"),
+                _ => {}
+            }
+            buf.clear();
+        }
+    }
+}

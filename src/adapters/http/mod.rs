@@ -11,7 +11,7 @@ mod strict_json;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, IntoResponse, Route};
+use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
 pub use request_log::RequestLog;
@@ -20,7 +20,7 @@ pub use strict_json::BODY_LIMIT;
 use crate::domain::service::ClientService;
 use crate::ports::KeyStore;
 use api::PatriotApi;
-use problem::ApiError;
+use problem::error_response;
 
 const TITLE: &str = "Patriot API";
 const DESCRIPTION: &str = "Register alarm clients (monitored sites), their zones and contact \
@@ -51,7 +51,7 @@ pub fn app(service: Arc<ClientService>, keys: Arc<dyn KeyStore>, log: RequestLog
         .at("/openapi.yaml", yaml)
         .nest("/docs", docs)
         .nest("/", api)
-        .catch_all_error(|err| async move { ApiError::from_poem(err).into_response() })
+        .catch_all_error(|err| async move { error_response(err) })
         .data(keys);
     log.wrap(routes)
 }

@@ -153,46 +153,69 @@ impl ApiError {
         }
     }
 
-    /// The one mapping of errors raised outside the operations (authentication, body size,
-    /// content type, parameter and body parsing, unknown routes) to problem answers.
-    pub fn from_poem(err: poem::Error) -> Self {
+    /// The mapping of errors raised while a request is parsed (authentication, body size,
+    /// content type, parameters and body) to the answers documented for every operation.
+    fn from_parse_error(err: &poem::Error) -> Option<Self> {
         use poem_openapi::error::{
             AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
             ParseRequestPayloadError,
         };
         if err.is::<AuthorizationError>() {
-            return Self::unauthorized();
+            return Some(Self::unauthorized());
         }
         if let Some(e) = err.downcast_ref::<InvalidBody>() {
-            return Self::invalid(&e.0);
+            return Some(Self::invalid(&e.0));
         }
         if let Some(e) = err.downcast_ref::<ParseParamError>() {
-            return Self::invalid(&ValidationErrors::single(e.name, e.reason.clone()));
+            return Some(Self::invalid(&ValidationErrors::single(
+                e.name,
+                e.reason.clone(),
+            )));
         }
         if let Some(e) = err.downcast_ref::<ParsePathError>() {
-            return Self::invalid(&ValidationErrors::single(e.name, e.reason.clone()));
+            return Some(Self::invalid(&ValidationErrors::single(
+                e.name,
+                e.reason.clone(),
+            )));
         }
         if let Some(e) = err.downcast_ref::<ParseRequestPayloadError>() {
-            return Self::invalid(&ValidationErrors::single("body", e.reason.clone()));
+            return Some(Self::invalid(&ValidationErrors::single(
+                "body",
+                e.reason.clone(),
+            )));
         }
         if let Some(e) = err.downcast_ref::<ContentTypeError>() {
-            return Self::UnsupportedMediaType(problem(
+            return Some(Self::UnsupportedMediaType(problem(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("{e}; send Content-Type: application/json"),
-            ));
+            )));
         }
-        match err.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge(problem(
+        if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return Some(Self::PayloadTooLarge(problem(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "the body is larger than 64 KiB",
-            )),
-            StatusCode::INTERNAL_SERVER_ERROR => {
-                tracing::error!(error = %err, "unhandled error");
-                Self::internal()
-            }
-            status => Self::Internal(problem(status, err.to_string())),
+            )));
         }
+        None
     }
+}
+
+/// The one place where any error that reaches the edge becomes an answer: answers the
+/// operations built themselves pass through; everything else becomes a problem body.
+pub fn error_response(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    if let Some(api_error) = ApiError::from_parse_error(&err) {
+        return api_error.into_response();
+    }
+    let status = err.status();
+    if status.is_server_error() {
+        tracing::error!(error = %err, "unhandled error");
+        return ApiError::internal().into_response();
+    }
+    // Unknown route, wrong method and the like.
+    problem(status, err.to_string()).into_response()
 }
 
 /// A body that did not validate, raised while the request is parsed.

@@ -37,7 +37,7 @@ struct RawKey {
     #[serde(default)]
     enabled: Option<bool>,
     #[serde(default)]
-    valid_to: Option<DateTime<Utc>>,
+    valid_to: Option<String>,
     port: String,
     installer_name: String,
     installer_email: String,
@@ -58,6 +58,14 @@ fn entry(index: usize, raw: RawKey) -> Result<ApiKey, String> {
         }
         _ => return Err(at("key", "is required (or key_sha256)".into())),
     };
+    let valid_to = match &raw.valid_to {
+        None => None,
+        Some(text) => Some(
+            DateTime::parse_from_rfc3339(text)
+                .map_err(|e| at("valid_to", format!("must be an RFC 3339 time: {e}")))?
+                .with_timezone(&Utc),
+        ),
+    };
     let port = PortCode::new(&raw.port).map_err(|e| at("port", e.0))?;
     let installer_name =
         XmlText::new(&raw.installer_name).map_err(|e| at("installer_name", e.0))?;
@@ -76,7 +84,7 @@ fn entry(index: usize, raw: RawKey) -> Result<ApiKey, String> {
     Ok(ApiKey {
         digest,
         enabled: raw.enabled.unwrap_or(true),
-        valid_to: raw.valid_to,
+        valid_to,
         tenant: Tenant {
             key_name,
             port,
@@ -89,10 +97,13 @@ fn entry(index: usize, raw: RawKey) -> Result<ApiKey, String> {
 
 /// Parses and validates a whole keys file: every entry valid, names, keys and ports unique.
 pub fn parse_keys(bytes: &[u8]) -> Result<Vec<ApiKey>, String> {
-    let raw: Vec<RawKey> = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    let mut keys = Vec::with_capacity(raw.len());
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(bytes)
+        .map_err(|e| format!("must be a JSON array of key entries: {e}"))?;
+    let mut keys = Vec::with_capacity(entries.len());
     let (mut names, mut digests, mut ports) = (HashSet::new(), HashSet::new(), HashSet::new());
-    for (index, raw) in raw.into_iter().enumerate() {
+    for (index, value) in entries.into_iter().enumerate() {
+        let raw: RawKey =
+            serde_json::from_value(value).map_err(|e| format!("entry {index}: {e}"))?;
         let key = entry(index, raw)?;
         let name = key.tenant.key_name.as_str().to_owned();
         if !names.insert(name.clone()) {
@@ -176,5 +187,117 @@ impl KeyStore for KeysFileStore {
             .iter()
             .find(|k| &k.tenant.key_name == key_name)
             .map(|k| k.tenant.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Vec<ApiKey>, String> {
+        parse_keys(json.as_bytes())
+    }
+
+    const ONE: &str = r#"{"key_name": "A", "key": "k1", "port": "P1", "installer_name": "I", "installer_email": "i@i.no"}"#;
+
+    #[test]
+    fn a_minimal_entry_has_the_documented_defaults() {
+        let keys = parse(&format!("[{ONE}]")).unwrap();
+        assert!(keys[0].enabled);
+        assert_eq!(keys[0].valid_to, None);
+        assert!(keys[0].tenant.xml_fields.is_empty());
+    }
+
+    #[test]
+    fn xml_fields_keep_their_order() {
+        let keys = parse(r#"[{"key_name": "A", "key": "k", "port": "P", "installer_name": "I", "installer_email": "e",
+            "xml_fields": {"Zeta": "1", "Alpha": "2", "Mid": "3"}}]"#)
+        .unwrap();
+        let names: Vec<&str> = keys[0]
+            .tenant
+            .xml_fields
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names, ["Zeta", "Alpha", "Mid"]);
+    }
+
+    #[test]
+    fn invalid_files_are_refused_with_the_reason() {
+        let cases = [
+            ("not json", "expected"),
+            (
+                r#"[{"key_name": "A", "port": "P", "installer_name": "I", "installer_email": "e"}]"#,
+                "key",
+            ),
+            (
+                r#"[{"key_name": "A", "key": "k", "key_sha256": "00", "port": "P", "installer_name": "I", "installer_email": "e"}]"#,
+                "both",
+            ),
+            (
+                r#"[{"key_name": "A", "key_sha256": "zz", "port": "P", "installer_name": "I", "installer_email": "e"}]"#,
+                "key_sha256",
+            ),
+            (
+                r#"[{"key_name": "A b", "key": "k", "port": "P", "installer_name": "I", "installer_email": "e"}]"#,
+                "key_name",
+            ),
+            (
+                r#"[{"key_name": "A", "key": "k", "port": "P-1", "installer_name": "I", "installer_email": "e"}]"#,
+                "port",
+            ),
+            (
+                r#"[{"key_name": "A", "key": "k", "port": "P", "installer_email": "e"}]"#,
+                "installer_name",
+            ),
+            (
+                r#"[{"key_name": "A", "key": "k", "port": "P", "installer_name": "I", "installer_email": "e", "valid_to": "tomorrow"}]"#,
+                "valid_to",
+            ),
+            (
+                r#"[{"key_name": "A", "key": "k", "port": "P", "installer_name": "I", "installer_email": "e", "xml_fields": {"a b": "x"}}]"#,
+                "a b",
+            ),
+            (
+                r#"[{"key_name": "A", "key": "k", "port": "P", "installer_name": "I", "installer_email": "e", "xml_fields": {"X": 1}}]"#,
+                "string",
+            ),
+            (
+                r#"[{"key_name": "A", "key": "k", "port": "P", "installer_name": "I", "installer_email": "e", "extra": 1}]"#,
+                "extra",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = parse(json)
+                .err()
+                .unwrap_or_else(|| panic!("accepted {json}"));
+            assert!(err.contains(expected), "{json}: {err}");
+        }
+        let dup_name = format!("[{ONE}, {}]", ONE.replace("k1", "k2").replace("P1", "P2"));
+        assert!(parse(&dup_name).unwrap_err().contains("twice"));
+        let dup_key = format!(
+            "[{ONE}, {}]",
+            ONE.replace("\"A\"", "\"B\"").replace("P1", "P2")
+        );
+        assert!(parse(&dup_key).unwrap_err().contains("key is used"));
+        let dup_port = format!(
+            "[{ONE}, {}]",
+            ONE.replace("\"A\"", "\"B\"").replace("k1", "k2")
+        );
+        assert!(parse(&dup_port).unwrap_err().contains("port"));
+        // A plain key and the digest of the same key are the same key.
+        let digest = KeyDigest::of_secret("k1").to_hex();
+        let same = format!(
+            r#"[{ONE}, {{"key_name": "B", "key_sha256": "{digest}", "port": "P2", "installer_name": "I", "installer_email": "e"}}]"#
+        );
+        assert!(parse(&same).unwrap_err().contains("key is used"));
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid() {
+        let bytes = include_bytes!("../../../config/keys.example.json");
+        let keys = parse_keys(bytes).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[1].digest, KeyDigest::of_secret("installer-x-key"));
     }
 }

@@ -1,0 +1,11 @@
+//! Black-box tests of `patriot-api serve`: the real binary, real sled, real files.
+
+mod durability;
+mod helpers;
+mod keys_reload;
+mod openapi_doc;
+mod process;
+mod routes;
+mod tenants;
+mod validation;
+mod xml_files;

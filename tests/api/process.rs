@@ -1,0 +1,89 @@
+//! The process: settings, request log, graceful stop.
+
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::helpers::{keys_json, write_json, TestApp, KEY_A};
+
+fn serve_fails(dir: &TempDir, envs: &[(&str, &str)]) -> String {
+    let out = Command::new(TestApp::bin())
+        .arg("serve")
+        .current_dir(dir.path())
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "should fail: {envs:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn bad_settings_stop_the_start_with_a_line_naming_them() {
+    let dir = TempDir::new().unwrap();
+    let err = serve_fails(&dir, &[("KEY_FILE", "missing.json"), ("PORT", "0")]);
+    assert!(err.contains("missing.json"), "{err}");
+    let err = serve_fails(&dir, &[("PORT", "not-a-port")]);
+    assert!(err.contains("PORT") || err.contains("--port"), "{err}");
+
+    let mut keys = keys_json();
+    keys[1]["key_name"] = json!("bad name/..");
+    write_json(&dir.path().join("bad.json"), &keys);
+    let err = serve_fails(&dir, &[("KEY_FILE", "bad.json"), ("PORT", "0")]);
+    assert!(err.contains("key_name"), "{err}");
+
+    let mut keys = keys_json();
+    keys[0]["xml_fields"] = json!({"1Bad": "x"});
+    write_json(&dir.path().join("bad.json"), &keys);
+    let err = serve_fails(&dir, &[("KEY_FILE", "bad.json"), ("PORT", "0")]);
+    assert!(err.contains("1Bad"), "{err}");
+
+    let mut keys = keys_json();
+    keys[1]["key"] = keys[0]["key"].clone();
+    write_json(&dir.path().join("bad.json"), &keys);
+    let err = serve_fails(&dir, &[("KEY_FILE", "bad.json"), ("PORT", "0")]);
+    assert!(err.contains("used by another entry"), "{err}");
+}
+
+#[tokio::test]
+async fn request_log_names_the_tenant_never_the_key() {
+    let app = TestApp::spawn().await;
+    app.create_client(KEY_A, 42, "Logged").await;
+    app.get_client("wrong-key", 42).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = std::fs::read_to_string(app.path("api_requests.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(lines[0].contains("key_name=TenantA") && lines[0].contains("PUT /clients"));
+    assert!(lines[0].contains("client_id=42") && lines[0].contains("status=201"));
+    assert!(lines[0].contains("127.0.0.1") && lines[0].contains("duration_ms="));
+    assert!(lines[1].contains("status=401") && lines[1].contains("key_name=-"));
+    for text in [log.as_str(), &app.logs().join("\n")] {
+        assert!(
+            !text.contains(KEY_A) && !text.contains("wrong-key"),
+            "a key was logged"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sigterm_stops_cleanly() {
+    let mut app = TestApp::spawn().await;
+    let (s, _) = app
+        .call(
+            Method::PUT,
+            "/clients",
+            json!({"client_id": 1, "info": {"Name": "A"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    unsafe { libc::kill(app.pid(), libc::SIGTERM) };
+    let status = app
+        .wait_exit(Duration::from_secs(15))
+        .expect("did not stop on SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
