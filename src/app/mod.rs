@@ -23,7 +23,10 @@ fn init_tracing() {
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return settings_error(e),
+    };
     init_tracing();
     let result = match cli.command {
         Command::Openapi => {
@@ -40,6 +43,24 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go out as clap prints them; a bad setting becomes one line naming it.
+fn settings_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let message = e.to_string();
+    let first = message.lines().next().unwrap_or("invalid settings");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    eprintln!("patriot-api: error: {first} (see --help)");
+    ExitCode::from(2)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

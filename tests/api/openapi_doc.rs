@@ -52,6 +52,7 @@ async fn document_and_swagger_ui_are_served_without_a_key() {
             operations += 1;
             assert!(op["operationId"].is_string(), "{method} {path}");
             assert!(op["summary"].is_string(), "{method} {path}");
+            assert!(op["description"].is_string(), "{method} {path}");
             assert!(op["tags"].is_array(), "{method} {path}");
             for code in ["401", "404", "409", "413", "422"] {
                 assert!(

@@ -19,6 +19,8 @@ fn serve_fails(dir: &TempDir, envs: &[(&str, &str)]) -> String {
     assert!(!out.status.success(), "should fail: {envs:?}");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("patriot-api: error: "), "{stderr}");
     stderr
 }
 

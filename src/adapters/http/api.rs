@@ -260,6 +260,8 @@ impl PatriotApi {
     }
 
     /// List the zones of a client
+    ///
+    /// Every zone of the client named by `X-Client-Id`, sorted by `Zone_No`.
     #[oai(
         path = "/clients/zones",
         method = "get",
@@ -283,6 +285,8 @@ impl PatriotApi {
     }
 
     /// List the zones of a client (client id in the body)
+    ///
+    /// The same answer as `GET /clients/zones`, for callers that cannot send headers.
     #[oai(
         path = "/clients/zones/list",
         method = "post",
@@ -327,6 +331,8 @@ impl PatriotApi {
     }
 
     /// Delete a zone
+    ///
+    /// 404 when the client or the zone does not exist.
     #[oai(
         path = "/clients/zones",
         method = "delete",
@@ -371,6 +377,8 @@ impl PatriotApi {
     }
 
     /// Read one user of a client
+    ///
+    /// The user `X-User-No` of the client `X-Client-Id`. The installer user 199 answers 404.
     #[oai(
         path = "/clients/users/single",
         method = "get",
@@ -399,6 +407,8 @@ impl PatriotApi {
     }
 
     /// List the users of a client (client id in the body)
+    ///
+    /// The same answer as `GET /clients/users`, for callers that cannot send headers.
     #[oai(
         path = "/clients/users/list",
         method = "post",
@@ -442,6 +452,8 @@ impl PatriotApi {
     }
 
     /// Read one user of a client (ids in the body)
+    ///
+    /// The same answer as `GET /clients/users/single`, for callers that cannot send headers.
     #[oai(
         path = "/clients/users/get",
         method = "post",
@@ -485,6 +497,8 @@ impl PatriotApi {
     }
 
     /// Delete a user
+    ///
+    /// 404 when the client or the user does not exist.
     #[oai(
         path = "/clients/users",
         method = "delete",

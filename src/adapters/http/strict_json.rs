@@ -14,6 +14,31 @@ use crate::domain::errors::ValidationErrors;
 /// The largest body accepted, chunked or not.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// How much of an oversized body is read and thrown away before answering 413, so that a
+/// client still sending gets the answer instead of a reset connection.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// Reads the body up to [`BODY_LIMIT`]; `None` when it is larger.
+async fn read_limited(body: poem::Body) -> std::io::Result<Option<Vec<u8>>> {
+    use tokio::io::AsyncReadExt;
+    let mut reader = body.into_async_read();
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut seen = 0usize;
+    loop {
+        let n = reader.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok((seen <= BODY_LIMIT).then_some(bytes));
+        }
+        seen += n;
+        if seen <= BODY_LIMIT {
+            bytes.extend_from_slice(&chunk[..n]);
+        } else if seen > BODY_LIMIT + DRAIN_LIMIT {
+            return Ok(None);
+        }
+    }
+}
+
 /// A request body type: what the OpenAPI document shows, and how it is read.
 pub trait JsonBody: Sized + Send {
     /// The object documented for this body.
@@ -66,7 +91,15 @@ impl<'a, T: JsonBody> ApiExtractor<'a> for StrictJson<T> {
         body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> poem::Result<Self> {
-        let bytes = body.take()?.into_bytes_limit(BODY_LIMIT).await?;
+        let bytes = read_limited(body.take()?)
+            .await
+            .map_err(|e| {
+                InvalidBody(ValidationErrors::single(
+                    "body",
+                    format!("could not be read: {e}"),
+                ))
+            })?
+            .ok_or_else(|| poem::Error::from_status(poem::http::StatusCode::PAYLOAD_TOO_LARGE))?;
         match request.content_type() {
             Some(ct) if is_json(ct) => {}
             Some(ct) => {

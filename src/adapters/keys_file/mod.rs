@@ -16,7 +16,7 @@ use crate::ports::{Clock, KeyStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeysFileError {
-    #[error("cannot read keys file {path}: {source}")]
+    #[error("cannot read keys file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
