@@ -1,6 +1,6 @@
 //! The system clock.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use crate::ports::Clock;
 
@@ -12,5 +12,8 @@ impl Clock for SystemClock {
     }
     fn today_local(&self) -> NaiveDate {
         chrono::Local::now().date_naive()
+    }
+    fn now_local(&self) -> DateTime<FixedOffset> {
+        chrono::Local::now().fixed_offset()
     }
 }

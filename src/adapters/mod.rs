@@ -1,8 +1,10 @@
 //! One folder per technology; each implements ports and translates its own errors.
 
+pub mod append_log;
 pub mod clock;
 pub mod fs_xml;
 pub mod http;
 pub mod import_state;
 pub mod keys_file;
+pub mod share;
 pub mod sled_store;

@@ -1,6 +1,7 @@
 //! The composition root: settings, wiring, process lifecycle. The only module that knows
 //! every concrete adapter.
 
+mod combine;
 mod serve;
 pub mod settings;
 
@@ -34,6 +35,7 @@ pub fn main() -> ExitCode {
             Ok(())
         }
         Command::Serve(settings) => runtime().and_then(|rt| rt.block_on(serve::run(settings))),
+        Command::Combine(settings) => runtime().and_then(|rt| rt.block_on(combine::run(settings))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

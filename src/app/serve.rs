@@ -82,6 +82,12 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     // Installed before the port is announced: SIGHUP's default action would end the process.
     let hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     tokio::spawn(watch_keys(keys.clone(), hangup));
+    tokio::spawn(requeue_failed(
+        service.clone(),
+        keys.clone(),
+        settings.shared.max_import_attempts,
+        Duration::from_secs(settings.requeue_interval_secs),
+    ));
     tracing::info!(
         "listening on http://{}",
         bound.trim_start_matches("socket://")
@@ -143,6 +149,22 @@ async fn watch_keys(keys: Arc<KeysFileStore>, mut hangup: tokio::signal::unix::S
                 tracing::error!(error = %e, "keys file refused; the previous keys stay in force")
             }
             Err(e) => tracing::error!(error = %e, "keys file reload failed"),
+        }
+    }
+}
+
+/// Sends again, now and then, the clients that Patriot did not confirm.
+async fn requeue_failed(
+    service: Arc<ClientService>,
+    keys: Arc<KeysFileStore>,
+    max_attempts: u32,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = service.requeue_failed(keys.as_ref(), max_attempts).await {
+            tracing::warn!(error = %e, "could not re-queue failed imports");
         }
     }
 }

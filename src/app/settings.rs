@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP API.
     Serve(ServeSettings),
+    /// Join the per-client XML files, upload them to Patriot's share, follow the import.
+    Combine(CombineSettings),
     /// Print the OpenAPI document (YAML) to standard output.
     Openapi,
 }
@@ -67,9 +69,99 @@ pub struct ServeSettings {
     #[arg(long = "proxy-headers", env = "TRUST_PROXY_HEADERS", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub trust_proxy_headers: bool,
 
+    /// How often the state file is checked for clients to send to Patriot again.
+    #[arg(long, env = "REQUEUE_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requeue_interval_secs: u64,
+
     /// sled's page cache, in MiB: bounds the memory the store uses.
     #[arg(long, env = "CACHE_MB", default_value_t = 64)]
     pub cache_mb: u64,
+
+    #[command(flatten)]
+    pub shared: SharedSettings,
+}
+
+/// Where `combine` puts the joined file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShareKind {
+    /// A Windows (SMB) share, through libsmbclient.
+    Smb,
+    /// A local folder, e.g. a mounted share.
+    Dir,
+    /// No share: only write `READY_DIR/clients.xml` (a dry run).
+    None,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CombineSettings {
+    /// One run, then exit: 0 on success or nothing to do, non-zero on failure.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Where the joined `clients.xml` and the staging folder go (same file system as XML_DIR).
+    #[arg(long, env = "READY_DIR", default_value = "ready_for_import")]
+    pub ready_dir: PathBuf,
+
+    /// Most clients (distinct `__id`s) per run; the rest wait for the next run, oldest first.
+    #[arg(long, env = "MAX_CLIENTS_PER_RUN", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_clients_per_run: u32,
+
+    /// The daemon runs at this minute of every hour.
+    #[arg(long, env = "RUN_AT_MINUTE", default_value_t = 59, value_parser = clap::value_parser!(u32).range(0..60))]
+    pub run_at_minute: u32,
+
+    /// One summary line per run, plus errors.
+    #[arg(long, env = "COMBINE_LOG", default_value = "xml_combine.log")]
+    pub combine_log: PathBuf,
+
+    /// One line per client that Patriot did not confirm.
+    #[arg(long, env = "IMPORT_ERROR_LOG", default_value = "import_errors.log")]
+    pub import_error_log: PathBuf,
+
+    /// Where to upload: `smb`, `dir` or `none`.
+    #[arg(long, env = "SHARE", value_enum, default_value = "smb")]
+    pub share: ShareKind,
+
+    /// The folder used as the share with `SHARE=dir` (never created).
+    #[arg(long, env = "SHARE_DIR")]
+    pub share_dir: Option<PathBuf>,
+
+    /// SMB server: host or host:port (445 when absent).
+    #[arg(long, env = "SMB_SERVER")]
+    pub smb_server: Option<String>,
+
+    #[arg(long, env = "SMB_SHARE_NAME")]
+    pub smb_share_name: Option<String>,
+
+    #[arg(long, env = "SMB_USERNAME")]
+    pub smb_username: Option<String>,
+
+    #[arg(long, env = "SMB_DOMAIN", default_value = "WORKGROUP")]
+    pub smb_domain: String,
+
+    /// Prefer SMB_PASSWORD_FILE: an environment variable is visible to the process's owner.
+    #[arg(long, env = "SMB_PASSWORD", hide_env_values = true)]
+    pub smb_password: Option<String>,
+
+    /// A file holding the password (one trailing newline ignored); suits systemd credentials.
+    #[arg(long, env = "SMB_PASSWORD_FILE")]
+    pub smb_password_file: Option<PathBuf>,
+
+    /// The file Patriot imports, on the share.
+    #[arg(long, env = "SMB_REMOTE_PATH", default_value = "clients.xml")]
+    pub smb_remote_path: String,
+
+    /// Patriot's results file, on the share.
+    #[arg(
+        long,
+        env = "SMB_RESULTS_FILENAME",
+        default_value = "clients_Import_Results.txt"
+    )]
+    pub smb_results_filename: String,
+
+    /// Seconds an SMB call may take before it fails.
+    #[arg(long, env = "SMB_TIMEOUT_SECS", default_value_t = 10)]
+    pub smb_timeout_secs: u64,
 
     #[command(flatten)]
     pub shared: SharedSettings,

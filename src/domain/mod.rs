@@ -1,10 +1,13 @@
 //! The model and its rules. No I/O and no framework types live here.
 
 pub mod client;
+pub mod combine;
+pub mod combiner;
 pub mod errors;
 pub mod fields;
 pub mod import_state;
 pub mod keys;
+pub mod rows;
 pub mod service;
 pub mod tenant;
 pub mod xml;

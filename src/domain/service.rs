@@ -411,6 +411,50 @@ impl ClientService {
         Ok(done)
     }
 
+    /// Writes again the XML file of every client that Patriot did not confirm (`failed` in
+    /// the state file), still exists, has no file waiting and has been sent fewer than
+    /// `max_attempts` times, so the combiner sends it again. Returns how many were written.
+    pub async fn requeue_failed(
+        &self,
+        keys: &dyn KeyStore,
+        max_attempts: u32,
+    ) -> Result<usize, ServiceError> {
+        let state = self.imports.all().await.map_err(ServiceError::Storage)?;
+        let mut requeued = 0;
+        for (patriot_id, record) in state.iter() {
+            if record.status != ImportStatus::Failed || record.attempts >= max_attempts {
+                continue;
+            }
+            let owner = record
+                .key_name
+                .as_deref()
+                .and_then(|k| KeyName::new(k).ok())
+                .zip(record.client_id.and_then(|c| ClientId::new(c.into()).ok()));
+            let Some((key, id)) = owner else { continue };
+            // The id must still be this tenant's: a key whose port changed is another client.
+            let Some(tenant) = keys
+                .tenant(&key)
+                .filter(|t| t.patriot_id(id) == *patriot_id)
+            else {
+                continue;
+            };
+            if self.xml.exists(&key, id).await.map_err(ServiceError::Xml)? {
+                continue;
+            }
+            let _turn = self.lock(&key, id).await?;
+            if self.xml.exists(&key, id).await.map_err(ServiceError::Xml)? {
+                continue;
+            }
+            if let Some(client) = self.load(&key, id).await? {
+                self.write_file(&tenant, &client).await?;
+                tracing::info!(key_name = %key, client_id = %id, attempts = record.attempts,
+                    "re-queued a client that Patriot did not confirm");
+                requeued += 1;
+            }
+        }
+        Ok(requeued)
+    }
+
     pub async fn health(&self) -> Result<(), ServiceError> {
         self.repo.health().await.map_err(ServiceError::Storage)
     }

@@ -2,11 +2,11 @@
 //! these and translates its technology's errors into the port's own.
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use crate::domain::client::Client;
 use crate::domain::fields::ClientId;
-use crate::domain::import_state::ImportRecord;
+use crate::domain::import_state::{ImportRecord, ImportState};
 use crate::domain::tenant::{KeyName, Tenant};
 
 /// A failure of storage or of the file system, as the domain needs to tell it apart.
@@ -76,6 +76,9 @@ pub trait XmlSink: Send + Sync {
 pub trait ImportStateReader: Send + Sync {
     /// The record of one Patriot `__id`; `Ok(None)` when the file or the id is absent.
     async fn record(&self, patriot_id: &str) -> Result<Option<ImportRecord>, IoFailure>;
+
+    /// The whole state; empty when the file is absent.
+    async fn all(&self) -> Result<std::sync::Arc<ImportState>, IoFailure>;
 }
 
 /// The tenants and their keys, as currently configured.
@@ -94,4 +97,83 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
     /// Today's date in the server's local time zone.
     fn today_local(&self) -> NaiveDate;
+    /// Now in the server's local time zone, with its offset.
+    fn now_local(&self) -> DateTime<FixedOffset>;
+}
+
+/// A failure of the import share (SMB server down, wrong password, missing folder…).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ShareError(pub String);
+
+/// The folder Patriot imports from (a Windows share, or a local folder). Names are plain
+/// file names in that folder.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait ImportShare: Send + Sync {
+    /// The file's modification time; `Ok(None)` when it does not exist.
+    async fn modified(&self, name: &str) -> Result<Option<std::time::SystemTime>, ShareError>;
+
+    /// The file's content; `Ok(None)` when it does not exist.
+    async fn read(&self, name: &str) -> Result<Option<Vec<u8>>, ShareError>;
+
+    /// Creates or replaces the file with `bytes`.
+    async fn write(&self, name: &str, bytes: Vec<u8>) -> Result<(), ShareError>;
+
+    /// Renames `from` to `to`. MAY overwrite an existing `to`: callers check first.
+    async fn rename(&self, from: &str, to: &str) -> Result<(), ShareError>;
+}
+
+/// A per-client file waiting in `XML_DIR`, named by its path below it (`<key_name>/<id>.xml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingFile {
+    pub rel_path: String,
+    pub modified: std::time::SystemTime,
+}
+
+/// What happened to a staged file that went back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restored {
+    /// It is in `XML_DIR` again.
+    MovedBack,
+    /// The API wrote a newer file meanwhile; the staged one was dropped.
+    Superseded,
+}
+
+/// The per-client files the API writes and the combiner's staging area (`READY_DIR`).
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait XmlQueue: Send + Sync {
+    /// Every pending file, oldest modification first (ties by path). Reads no content.
+    async fn pending(&self) -> Result<Vec<PendingFile>, IoFailure>;
+
+    /// The content of a pending file; `Ok(None)` when it has gone meanwhile.
+    async fn read_pending(&self, rel_path: &str) -> Result<Option<Vec<u8>>, IoFailure>;
+
+    /// Moves a pending file into the staging area (atomic rename) and returns the content
+    /// that was claimed; `Ok(None)` when it has gone meanwhile.
+    async fn claim(&self, rel_path: &str) -> Result<Option<Vec<u8>>, IoFailure>;
+
+    /// Files in the staging area (left by this run, or by a run that died).
+    async fn staged(&self) -> Result<Vec<String>, IoFailure>;
+
+    /// Puts a staged file back in `XML_DIR`, unless a newer file for that client is there.
+    async fn restore(&self, rel_path: &str) -> Result<Restored, IoFailure>;
+
+    /// Deletes a staged file once it has been delivered.
+    async fn discard(&self, rel_path: &str) -> Result<(), IoFailure>;
+
+    /// Replaces `READY_DIR/clients.xml` atomically.
+    async fn write_ready(&self, bytes: Vec<u8>) -> Result<(), IoFailure>;
+}
+
+/// The combiner's state file, read and written by the combiner.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait ImportStateStore: Send + Sync {
+    /// The whole state; empty when the file does not exist.
+    async fn load(&self) -> Result<ImportState, IoFailure>;
+
+    /// Replaces the state file atomically.
+    async fn save(&self, state: &ImportState) -> Result<(), IoFailure>;
 }

@@ -1,5 +1,9 @@
 //! Per-client XML files in `XML_DIR/<key_name>/<client_id>.xml`, replaced atomically.
 
+mod queue;
+
+pub use queue::FsXmlQueue;
+
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -36,9 +40,10 @@ impl FsXmlSink {
 /// fsync of the folder. The temp file's name does not end in `.xml`, so the combiner never
 /// picks a half-written file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| io::Error::other("path has no parent folder"))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -55,7 +60,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn remove_durably(path: &Path) -> io::Result<()> {
+pub(crate) fn remove_durably(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
         Ok(()) => path.parent().map_or(Ok(()), sync_dir),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use crate::adapters::clock::SystemClock;
 use crate::domain::client::Client;
 use crate::domain::fields::ClientId;
-use crate::domain::import_state::ImportRecord;
+use crate::domain::import_state::{ImportRecord, ImportState};
 use crate::domain::service::ClientService;
 use crate::domain::tenant::KeyName;
 use crate::ports::{ClientRepository, ImportStateReader, IoFailure, XmlSink};
@@ -56,6 +56,9 @@ impl XmlSink for Offline {
 #[async_trait]
 impl ImportStateReader for Offline {
     async fn record(&self, _: &str) -> Result<Option<ImportRecord>, IoFailure> {
+        offline()
+    }
+    async fn all(&self) -> Result<Arc<ImportState>, IoFailure> {
         offline()
     }
 }

@@ -9,6 +9,10 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+mod store;
+
+pub use store::StateFileStore;
+
 use crate::domain::import_state::{ImportRecord, ImportState};
 use crate::ports::{ImportStateReader, IoFailure};
 
@@ -63,5 +67,9 @@ impl StateFileReader {
 impl ImportStateReader for StateFileReader {
     async fn record(&self, patriot_id: &str) -> Result<Option<ImportRecord>, IoFailure> {
         Ok(self.load()?.get(patriot_id).cloned())
+    }
+
+    async fn all(&self) -> Result<Arc<ImportState>, IoFailure> {
+        self.load()
     }
 }

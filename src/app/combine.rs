@@ -1,0 +1,316 @@
+//! `patriot-api combine`: wires the combiner to its adapters, holds the run lock, writes the
+//! run and import error logs, and runs once or as an hourly daemon.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, FixedOffset, Timelike};
+use tokio::signal::unix::{signal, SignalKind};
+
+use super::settings::{CombineSettings, ShareKind};
+use crate::adapters::append_log::AppendLog;
+use crate::adapters::clock::SystemClock;
+use crate::adapters::fs_xml::FsXmlQueue;
+use crate::adapters::import_state::StateFileStore;
+use crate::adapters::share::{DirShare, SmbSettings, SmbShare};
+use crate::domain::combiner::{Combiner, CombinerConfig, RunFailed, RunReport};
+use crate::ports::{Clock, ImportShare};
+
+const LOCK_FILE: &str = ".combine.lock";
+
+/// The share the settings name, checked before anything runs.
+fn share(settings: &CombineSettings) -> anyhow::Result<Option<Arc<dyn ImportShare>>> {
+    match settings.share {
+        ShareKind::None => Ok(None),
+        ShareKind::Dir => {
+            let Some(dir) = &settings.share_dir else {
+                bail!("SHARE=dir needs SHARE_DIR (--share-dir)");
+            };
+            Ok(Some(Arc::new(DirShare::new(dir.clone()))))
+        }
+        ShareKind::Smb => {
+            let need = |value: &Option<String>, name: &str| {
+                value
+                    .clone()
+                    .filter(|v| !v.is_empty())
+                    .with_context(|| format!("SHARE=smb needs {name}"))
+            };
+            let smb = SmbSettings {
+                server: need(&settings.smb_server, "SMB_SERVER")?,
+                share: need(&settings.smb_share_name, "SMB_SHARE_NAME")?,
+                username: need(&settings.smb_username, "SMB_USERNAME")?,
+                password: password(settings)?,
+                domain: settings.smb_domain.clone(),
+                timeout: Duration::from_secs(settings.smb_timeout_secs.max(1)),
+            };
+            Ok(Some(Arc::new(
+                SmbShare::start(smb).context("cannot start the SMB thread")?,
+            )))
+        }
+    }
+}
+
+/// The SMB password, from `SMB_PASSWORD` or `SMB_PASSWORD_FILE` (never both).
+fn password(settings: &CombineSettings) -> anyhow::Result<String> {
+    match (&settings.smb_password, &settings.smb_password_file) {
+        (Some(_), Some(_)) => bail!("set SMB_PASSWORD or SMB_PASSWORD_FILE, not both"),
+        (Some(p), None) => Ok(p.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read SMB_PASSWORD_FILE {}", path.display()))?;
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            Ok(text.strip_suffix('\r').unwrap_or(text).to_owned())
+        }
+        (None, None) => bail!("SHARE=smb needs SMB_PASSWORD or SMB_PASSWORD_FILE"),
+    }
+}
+
+/// The two log files, mirrored to standard error.
+struct RunLogs {
+    runs: AppendLog,
+    import_errors: AppendLog,
+}
+
+impl RunLogs {
+    fn summary(report: &RunReport, outcome: &str, elapsed: Duration) -> String {
+        format!(
+            "recovered={} picked={} rows={} broken={} imported={} failed={} share={outcome} duration_ms={}",
+            report.recovered,
+            report.picked,
+            report.rows,
+            report.broken.len(),
+            report.imported,
+            report.failures.len(),
+            elapsed.as_millis()
+        )
+    }
+
+    fn record(
+        &self,
+        now: DateTime<FixedOffset>,
+        result: &Result<RunReport, RunFailed>,
+        elapsed: Duration,
+    ) {
+        let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+        let report = match result {
+            Ok(report) | Err(RunFailed { report, .. }) => report,
+        };
+        for failure in &report.failures {
+            tracing::warn!(id = %failure.id, reason = failure.reason, "Patriot did not confirm the import");
+            self.import_errors
+                .append(&format!("{at} {} {}", failure.id, failure.reason));
+        }
+        for (file, why) in &report.broken {
+            tracing::error!(%file, why, "skipped a file that does not parse; it stays where it is");
+            self.runs
+                .append(&format!("{at} error: skipped {file}: {why}"));
+        }
+        match result {
+            Ok(report) => {
+                let outcome = if report.dry_run {
+                    "none (dry run)".to_owned()
+                } else if report.uploaded {
+                    match &report.rotated_to {
+                        Some(name) => format!("uploaded (previous file rotated to {name})"),
+                        None => "uploaded".to_owned(),
+                    }
+                } else {
+                    "checked (nothing to upload)".to_owned()
+                };
+                let line = Self::summary(report, &outcome, elapsed);
+                tracing::info!("run ok: {line}");
+                self.runs.append(&format!("{at} run ok: {line}"));
+            }
+            Err(RunFailed { report, error }) => {
+                let line = Self::summary(report, "failed", elapsed);
+                tracing::error!(%error, "run failed, staged files put back: {line}");
+                self.runs.append(&format!(
+                    "{at} run failed: {error}; staged files put back; {line}"
+                ));
+            }
+        }
+    }
+}
+
+/// Holds the run lock while alive; `None` when another run holds it.
+fn try_lock(ready_dir: &Path) -> anyhow::Result<Option<File>> {
+    let path = ready_dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open the run lock {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot take the run lock {}", path.display()))
+        }
+    }
+}
+
+/// The next time at minute `minute` of an hour, strictly after `now`.
+pub fn next_run(now: DateTime<FixedOffset>, minute: u32) -> DateTime<FixedOffset> {
+    let this_hour = now
+        .with_minute(minute)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(now);
+    if this_hour > now {
+        this_hour
+    } else {
+        this_hour + chrono::Duration::hours(1)
+    }
+}
+
+/// What ended a run that a signal may interrupt.
+enum Turn {
+    Done(bool),
+    Interrupted,
+}
+
+pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
+    let xml_dir = settings.shared.xml_dir.clone();
+    let queue =
+        FsXmlQueue::new(xml_dir.clone(), settings.ready_dir.clone()).with_context(|| {
+            format!(
+                "cannot create XML_DIR {} or READY_DIR {}",
+                xml_dir.display(),
+                settings.ready_dir.display()
+            )
+        })?;
+    let logs = RunLogs {
+        runs: AppendLog::open(&settings.combine_log).with_context(|| {
+            format!("cannot open COMBINE_LOG {}", settings.combine_log.display())
+        })?,
+        import_errors: AppendLog::open(&settings.import_error_log).with_context(|| {
+            format!(
+                "cannot open IMPORT_ERROR_LOG {}",
+                settings.import_error_log.display()
+            )
+        })?,
+    };
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let combiner = Combiner::new(
+        Arc::new(queue),
+        share(&settings)?,
+        Arc::new(StateFileStore::new(
+            settings.shared.client_state_file.clone(),
+        )),
+        clock.clone(),
+        CombinerConfig {
+            max_clients_per_run: settings.max_clients_per_run as usize,
+            remote_name: settings.smb_remote_path.clone(),
+            results_name: settings.smb_results_filename.clone(),
+        },
+    );
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+
+    if settings.once {
+        return match one_turn(
+            &combiner,
+            &logs,
+            clock.as_ref(),
+            &settings.ready_dir,
+            &mut term,
+        )
+        .await?
+        {
+            Turn::Done(true) => Ok(()),
+            Turn::Done(false) => bail!("the run failed; see {}", settings.combine_log.display()),
+            Turn::Interrupted => bail!("stopped by SIGTERM during a run; staged files put back"),
+        };
+    }
+    tracing::info!(
+        minute = settings.run_at_minute,
+        "combiner started; runs every hour at this minute"
+    );
+    loop {
+        let now = clock.now_local();
+        let at = next_run(now, settings.run_at_minute);
+        let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
+        tracing::info!(next = %at.to_rfc3339(), "sleeping until the next run");
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = term.recv() => {
+                tracing::info!("SIGTERM between runs: stopping");
+                return Ok(());
+            }
+        }
+        // A failed run does not stop the daemon; the next turn retries.
+        if let Turn::Interrupted = one_turn(
+            &combiner,
+            &logs,
+            clock.as_ref(),
+            &settings.ready_dir,
+            &mut term,
+        )
+        .await?
+        {
+            bail!("stopped by SIGTERM during a run; staged files put back");
+        }
+    }
+}
+
+/// One run under the lock. `Done(false)` when it failed or another run held the lock.
+async fn one_turn(
+    combiner: &Combiner,
+    logs: &RunLogs,
+    clock: &dyn Clock,
+    ready_dir: &Path,
+    term: &mut tokio::signal::unix::Signal,
+) -> anyhow::Result<Turn> {
+    let Some(_lock) = try_lock(ready_dir)? else {
+        tracing::warn!("another combine run holds the lock; skipping this turn");
+        logs.runs.append(&format!(
+            "{} run skipped: another run holds the lock",
+            clock
+                .now_local()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        ));
+        return Ok(Turn::Done(false));
+    };
+    let started = Instant::now();
+    let now = clock.now_local();
+    tokio::select! {
+        result = combiner.run() => {
+            let ok = result.is_ok();
+            logs.record(now, &result, started.elapsed());
+            Ok(Turn::Done(ok))
+        }
+        _ = term.recv() => {
+            let restored = combiner.recover().await;
+            tracing::warn!(?restored, "SIGTERM during a run: staged files put back");
+            logs.runs.append(&format!(
+                "{} run aborted by SIGTERM; staged files put back",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+            ));
+            Ok(Turn::Interrupted)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn next_run_is_the_next_matching_minute() {
+        let tz = FixedOffset::east_opt(3600).unwrap();
+        let at = |h, m, s| tz.with_ymd_and_hms(2025, 1, 1, h, m, s).unwrap();
+        assert_eq!(next_run(at(12, 30, 0), 59), at(12, 59, 0));
+        assert_eq!(next_run(at(12, 59, 0), 59), at(13, 59, 0));
+        assert_eq!(next_run(at(12, 59, 30), 59), at(13, 59, 0));
+        assert_eq!(
+            next_run(at(23, 59, 1), 59),
+            tz.with_ymd_and_hms(2025, 1, 2, 0, 59, 0).unwrap()
+        );
+        assert_eq!(next_run(at(12, 0, 0), 0), at(13, 0, 0));
+    }
+}
