@@ -299,3 +299,409 @@ fn parse(bytes: &[u8]) -> Result<Vec<super::rows::Row>, String> {
         Err(e) => Err(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, SystemTime};
+
+    use async_trait::async_trait;
+    use chrono::{FixedOffset, TimeZone};
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::domain::import_state::{ImportRecord, ImportState};
+    use crate::ports::{MockClock, MockImportShare, PendingFile, Restored};
+
+    /// `XML_DIR` and the staging area in memory.
+    #[derive(Default)]
+    struct FakeQueue {
+        files: Mutex<BTreeMap<String, (u64, Vec<u8>)>>,
+        staged: Mutex<BTreeMap<String, (u64, Vec<u8>)>>,
+        ready: Mutex<Option<Vec<u8>>>,
+    }
+
+    impl FakeQueue {
+        fn with(files: &[(&str, u64, &str)]) -> Arc<Self> {
+            let queue = Self::default();
+            for (rel, age, xml) in files {
+                queue
+                    .files
+                    .lock()
+                    .unwrap()
+                    .insert(rel.to_string(), (*age, xml.as_bytes().to_vec()));
+            }
+            Arc::new(queue)
+        }
+        fn names(&self) -> Vec<String> {
+            self.files.lock().unwrap().keys().cloned().collect()
+        }
+        fn staged_names(&self) -> Vec<String> {
+            self.staged.lock().unwrap().keys().cloned().collect()
+        }
+    }
+
+    #[async_trait]
+    impl XmlQueue for FakeQueue {
+        async fn pending(&self) -> Result<Vec<PendingFile>, IoFailure> {
+            let mut files: Vec<PendingFile> = self
+                .files
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(rel, (age, _))| PendingFile {
+                    rel_path: rel.clone(),
+                    modified: SystemTime::UNIX_EPOCH + Duration::from_secs(*age),
+                })
+                .collect();
+            files.sort_by(|a, b| {
+                a.modified
+                    .cmp(&b.modified)
+                    .then(a.rel_path.cmp(&b.rel_path))
+            });
+            Ok(files)
+        }
+        async fn read_pending(&self, rel: &str) -> Result<Option<Vec<u8>>, IoFailure> {
+            Ok(self.files.lock().unwrap().get(rel).map(|f| f.1.clone()))
+        }
+        async fn claim(&self, rel: &str) -> Result<Option<Vec<u8>>, IoFailure> {
+            let Some(file) = self.files.lock().unwrap().remove(rel) else {
+                return Ok(None);
+            };
+            let bytes = file.1.clone();
+            self.staged.lock().unwrap().insert(rel.into(), file);
+            Ok(Some(bytes))
+        }
+        async fn staged(&self) -> Result<Vec<String>, IoFailure> {
+            Ok(self.staged_names())
+        }
+        async fn restore(&self, rel: &str) -> Result<Restored, IoFailure> {
+            let file = self.staged.lock().unwrap().remove(rel).expect("staged");
+            let mut files = self.files.lock().unwrap();
+            if files.contains_key(rel) {
+                Ok(Restored::Superseded)
+            } else {
+                files.insert(rel.into(), file);
+                Ok(Restored::MovedBack)
+            }
+        }
+        async fn discard(&self, rel: &str) -> Result<(), IoFailure> {
+            self.staged.lock().unwrap().remove(rel);
+            Ok(())
+        }
+        async fn write_ready(&self, bytes: Vec<u8>) -> Result<(), IoFailure> {
+            *self.ready.lock().unwrap() = Some(bytes);
+            Ok(())
+        }
+    }
+
+    #[derive(Default)]
+    struct FakeState(Mutex<ImportState>);
+
+    #[async_trait]
+    impl ImportStateStore for FakeState {
+        async fn load(&self) -> Result<ImportState, IoFailure> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+        async fn save(&self, state: &ImportState) -> Result<(), IoFailure> {
+            *self.0.lock().unwrap() = state.clone();
+            Ok(())
+        }
+    }
+
+    fn client(id: &str) -> String {
+        format!("<?xml version=\"1.0\"?>\n<Clients>\n  <Client>\n    <__id>{id}</__id>\n  </Client>\n</Clients>\n")
+    }
+
+    fn clock() -> Arc<MockClock> {
+        let mut clock = MockClock::new();
+        clock.expect_now_local().returning(|| {
+            FixedOffset::east_opt(3600)
+                .unwrap()
+                .with_ymd_and_hms(2025, 1, 1, 12, 59, 0)
+                .unwrap()
+        });
+        Arc::new(clock)
+    }
+
+    fn config(max: usize) -> CombinerConfig {
+        CombinerConfig {
+            max_clients_per_run: max,
+            remote_name: "clients.xml".into(),
+            results_name: "clients_Import_Results.txt".into(),
+        }
+    }
+
+    fn combiner(
+        queue: &Arc<FakeQueue>,
+        share: MockImportShare,
+        state: &Arc<FakeState>,
+    ) -> Combiner {
+        Combiner::new(
+            queue.clone(),
+            Some(Arc::new(share)),
+            state.clone(),
+            clock(),
+            config(300),
+        )
+    }
+
+    fn two_files() -> Arc<FakeQueue> {
+        FakeQueue::with(&[
+            ("A/1.xml", 10, &client("1BASE")),
+            ("A/2.xml", 20, &client("2BASE")),
+        ])
+    }
+
+    /// A share with no files on it, that accepts an upload.
+    fn empty_share() -> MockImportShare {
+        let mut share = MockImportShare::new();
+        share.expect_modified().returning(|_| Ok(None));
+        share.expect_write().returning(|_, _| Ok(()));
+        share.expect_rename().returning(|_, _| Ok(()));
+        share
+    }
+
+    fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[tokio::test]
+    async fn a_good_run_uploads_under_a_temporary_name_and_marks_the_batch() {
+        let queue = two_files();
+        let state = Arc::new(FakeState::default());
+        let mut share = MockImportShare::new();
+        let mut seq = mockall::Sequence::new();
+        share
+            .expect_modified()
+            .with(eq("clients.xml"))
+            .returning(|_| Ok(None));
+        share
+            .expect_write()
+            .withf(|name, bytes| {
+                name == "clients.xml.uploading" && bytes.windows(6).any(|w| w == b"2BASE<")
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        share
+            .expect_rename()
+            .with(eq("clients.xml.uploading"), eq("clients.xml"))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        let report = combiner(&queue, share, &state).run().await.unwrap();
+        assert_eq!((report.picked, report.rows, report.uploaded), (2, 2, true));
+        assert!(queue.names().is_empty() && queue.staged_names().is_empty());
+        let s = state.0.lock().unwrap();
+        assert_eq!(s["1BASE"].status, ImportStatus::PendingImport);
+        assert_eq!(s["1BASE"].key_name.as_deref(), Some("A"));
+        assert_eq!(s["2BASE"].client_id, Some(2));
+        assert_eq!(s["2BASE"].attempts, 1);
+        assert!(queue.ready.lock().unwrap().is_some());
+    }
+
+    /// Every share call that can fail: the run fails, every file is back, nothing uploaded
+    /// is recorded as such.
+    #[tokio::test]
+    async fn every_share_failure_puts_the_files_back() {
+        for failing in ["modified", "read", "rotate", "write", "rename"] {
+            let queue = two_files();
+            let state = Arc::new(FakeState::default());
+            let mut share = MockImportShare::new();
+            fn down<T>() -> Result<T, ShareError> {
+                Err(ShareError("connection refused".into()))
+            }
+            share.expect_modified().returning(move |name| {
+                if failing == "modified" {
+                    return down();
+                }
+                Ok((name == "clients.xml").then(|| t(100)))
+            });
+            share.expect_read().returning(move |_| {
+                if failing == "read" {
+                    return down();
+                }
+                Ok(Some(client("9OLD").into_bytes()))
+            });
+            share
+                .expect_write()
+                .returning(move |_, _| if failing == "write" { down() } else { Ok(()) });
+            share.expect_rename().returning(move |from, _| {
+                let fail = (failing == "rotate" && from == "clients.xml")
+                    || (failing == "rename" && from == "clients.xml.uploading");
+                if fail {
+                    down()
+                } else {
+                    Ok(())
+                }
+            });
+            let failed = combiner(&queue, share, &state).run().await.unwrap_err();
+            assert!(matches!(failed.error, RunError::Share(_)), "{failing}");
+            assert_eq!(queue.names(), ["A/1.xml", "A/2.xml"], "{failing}");
+            assert!(queue.staged_names().is_empty(), "{failing}");
+            let s = state.0.lock().unwrap();
+            assert!(
+                !s.contains_key("1BASE"),
+                "{failing}: batch must keep its state"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn results_are_recorded_even_when_the_upload_then_fails() {
+        let queue = two_files();
+        let state = Arc::new(FakeState::default());
+        let mut share = MockImportShare::new();
+        share.expect_modified().returning(|name| {
+            Ok(match name {
+                "clients.xml" => Some(t(100)),
+                "clients_Import_Results.txt" => Some(t(200)),
+                _ => None,
+            })
+        });
+        share.expect_read().returning(|name| {
+            Ok(Some(match name {
+                "clients.xml" => b"<Clients><Client><__id>7OK</__id></Client><Client><__id>8BAD</__id></Client></Clients>".to_vec(),
+                _ => b"12:00 Completed processing client 7OK\n12:00 Error processing client 8BAD\n".to_vec(),
+            }))
+        });
+        share.expect_rename().returning(|_, _| Ok(()));
+        share
+            .expect_write()
+            .returning(|_, _| Err(ShareError("disk full".into())));
+        let failed = combiner(&queue, share, &state).run().await.unwrap_err();
+        assert_eq!(failed.report.failures.len(), 1);
+        assert_eq!(failed.report.failures[0].id, "8BAD");
+        assert_eq!(failed.report.imported, 1);
+        let s = state.0.lock().unwrap();
+        assert_eq!(s["7OK"].status, ImportStatus::Imported);
+        assert_eq!(s["8BAD"].status, ImportStatus::Failed);
+        assert_eq!(queue.names().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn rotation_never_overwrites_an_existing_name() {
+        let queue = two_files();
+        let state = Arc::new(FakeState::default());
+        let mut share = MockImportShare::new();
+        share.expect_modified().returning(|name| {
+            Ok(match name {
+                "clients.xml" | "clients_20250101_125900.xml" | "clients_20250101_125900_1.xml" => {
+                    Some(t(1))
+                }
+                _ => None,
+            })
+        });
+        share
+            .expect_read()
+            .returning(|_| Ok(Some(client("9OLD").into_bytes())));
+        share
+            .expect_rename()
+            .with(eq("clients.xml"), eq("clients_20250101_125900_2.xml"))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        share
+            .expect_rename()
+            .with(eq("clients.xml.uploading"), eq("clients.xml"))
+            .returning(|_, _| Ok(()));
+        share.expect_write().returning(|_, _| Ok(()));
+        let report = combiner(&queue, share, &state).run().await.unwrap();
+        assert_eq!(
+            report.rotated_to.as_deref(),
+            Some("clients_20250101_125900_2.xml")
+        );
+        // The old file was not processed and its client is not in this batch: sent again.
+        assert_eq!(state.0.lock().unwrap()["9OLD"].status, ImportStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn a_dead_runs_staging_is_recovered_first() {
+        let queue = two_files();
+        queue
+            .staged
+            .lock()
+            .unwrap()
+            .insert("B/5.xml".into(), (1, client("5B").into_bytes()));
+        // A newer file of the same client was written meanwhile: it wins.
+        queue
+            .staged
+            .lock()
+            .unwrap()
+            .insert("A/2.xml".into(), (1, client("2OLD").into_bytes()));
+        let state = Arc::new(FakeState::default());
+        let mut share = MockImportShare::new();
+        share
+            .expect_modified()
+            .returning(|_| Err(ShareError("down".into())));
+        let failed = combiner(&queue, share, &state).run().await.unwrap_err();
+        assert_eq!(failed.report.recovered, 2);
+        assert_eq!(queue.names(), ["A/1.xml", "A/2.xml", "B/5.xml"]);
+        let files = queue.files.lock().unwrap();
+        assert_eq!(files["A/2.xml"].1, client("2BASE").into_bytes());
+    }
+
+    #[tokio::test]
+    async fn broken_files_stay_and_take_no_slot() {
+        let queue = FakeQueue::with(&[
+            ("A/1.xml", 1, "<Clients><Client><__id>1A"),
+            ("A/2.xml", 2, &client("2A")),
+            ("A/3.xml", 3, &client("3A")),
+        ]);
+        let state = Arc::new(FakeState::default());
+        let combiner = Combiner::new(
+            queue.clone(),
+            Some(Arc::new(empty_share())),
+            state.clone(),
+            clock(),
+            config(1),
+        );
+        let report = combiner.run().await.unwrap();
+        assert_eq!(report.broken.len(), 1);
+        assert_eq!(report.broken[0].0, "A/1.xml");
+        assert_eq!(report.rows, 1);
+        assert_eq!(
+            queue.names(),
+            ["A/1.xml", "A/3.xml"],
+            "oldest good file went, the broken one stays"
+        );
+    }
+
+    #[tokio::test]
+    async fn nothing_to_send_still_checks_the_share() {
+        let queue = FakeQueue::with(&[]);
+        let state = Arc::new(FakeState::default());
+        let mut share = MockImportShare::new();
+        share
+            .expect_modified()
+            .returning(|_| Err(ShareError("unreachable".into())));
+        assert!(combiner(&queue, share, &state).run().await.is_err());
+
+        let report = combiner(&queue, empty_share(), &state).run().await.unwrap();
+        assert!(!report.uploaded);
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_leaves_the_files_in_place() {
+        let queue = two_files();
+        let state = Arc::new(FakeState::default());
+        state.0.lock().unwrap().insert(
+            "x".into(),
+            ImportRecord {
+                status: ImportStatus::Imported,
+                last_batch: None,
+                key_name: None,
+                client_id: None,
+                attempts: 0,
+            },
+        );
+        let combiner = Combiner::new(queue.clone(), None, state.clone(), clock(), config(300));
+        let report = combiner.run().await.unwrap();
+        assert!(report.dry_run);
+        assert_eq!(report.rows, 2);
+        assert_eq!(queue.names().len(), 2);
+        assert!(queue.ready.lock().unwrap().is_some());
+        assert_eq!(state.0.lock().unwrap().len(), 1, "state untouched");
+    }
+}

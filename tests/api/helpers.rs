@@ -66,12 +66,18 @@ impl TestApp {
 
     /// Starts the binary on the folder of an earlier run (its keys file, data and XML).
     pub async fn spawn_in(dir: TempDir) -> Self {
+        Self::spawn_in_with(dir, &[]).await
+    }
+
+    /// As `spawn_in`, with more environment variables.
+    pub async fn spawn_in_with(dir: TempDir, envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(Self::bin())
             .arg("serve")
             .args(["--port", "0"])
             .current_dir(dir.path())
             .env("KEY_FILE", dir.path().join("keys.json"))
             .env("RUST_LOG", "info")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -1,11 +1,13 @@
 //! Black-box tests of `patriot-api serve`: the real binary, real sled, real files.
 
+mod combine;
 mod durability;
 mod helpers;
 mod keys_reload;
 mod openapi_doc;
 mod process;
 mod routes;
+mod smbd;
 mod tenants;
 mod validation;
 mod xml_files;
