@@ -8,3 +8,4 @@ pub mod import_state;
 pub mod keys_file;
 pub mod share;
 pub mod sled_store;
+pub mod systemd;

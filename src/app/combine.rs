@@ -2,7 +2,7 @@
 //! run and import error logs, and runs once or as an hourly daemon.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +14,12 @@ use super::settings::{CombineSettings, ShareKind};
 use crate::adapters::append_log::AppendLog;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::fs_xml::FsXmlQueue;
-use crate::adapters::import_state::StateFileStore;
+use crate::adapters::import_state::{StateFileStore, LAST_RUN_FILE};
 use crate::adapters::share::{DirShare, SmbSettings, SmbShare};
+use crate::adapters::systemd;
 use crate::domain::combiner::{Combiner, CombinerConfig, RunFailed, RunReport};
+use crate::domain::import_state::LastRun;
+use crate::ports::ImportStateStore;
 use crate::ports::{Clock, ImportShare};
 
 const LOCK_FILE: &str = ".combine.lock";
@@ -88,12 +91,13 @@ impl RunLogs {
         )
     }
 
+    /// Writes the run's lines; returns its summary.
     fn record(
         &self,
         now: DateTime<FixedOffset>,
         result: &Result<RunReport, RunFailed>,
         elapsed: Duration,
-    ) {
+    ) -> String {
         let at = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
         let report = match result {
             Ok(report) | Err(RunFailed { report, .. }) => report,
@@ -123,13 +127,14 @@ impl RunLogs {
                 let line = Self::summary(report, &outcome, elapsed);
                 tracing::info!("run ok: {line}");
                 self.runs.append(&format!("{at} run ok: {line}"));
+                format!("run ok: {line}")
             }
             Err(RunFailed { report, error }) => {
                 let line = Self::summary(report, "failed", elapsed);
                 tracing::error!(%error, "run failed, staged files put back: {line}");
-                self.runs.append(&format!(
-                    "{at} run failed: {error}; staged files put back; {line}"
-                ));
+                let line = format!("run failed: {error}; staged files put back; {line}");
+                self.runs.append(&format!("{at} {line}"));
+                line
             }
         }
     }
@@ -176,11 +181,11 @@ enum Turn {
 pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
     let xml_dir = settings.shared.xml_dir.clone();
     let queue =
-        FsXmlQueue::new(xml_dir.clone(), settings.ready_dir.clone()).with_context(|| {
+        FsXmlQueue::new(xml_dir.clone(), settings.shared.ready_dir.clone()).with_context(|| {
             format!(
                 "cannot create XML_DIR {} or READY_DIR {}",
                 xml_dir.display(),
-                settings.ready_dir.display()
+                settings.shared.ready_dir.display()
             )
         })?;
     let logs = RunLogs {
@@ -195,12 +200,14 @@ pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
         })?,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = Arc::new(StateFileStore::new(
+        settings.shared.client_state_file.clone(),
+        settings.shared.ready_dir.join(LAST_RUN_FILE),
+    ));
     let combiner = Combiner::new(
         Arc::new(queue),
         share(&settings)?,
-        Arc::new(StateFileStore::new(
-            settings.shared.client_state_file.clone(),
-        )),
+        state.clone(),
         clock.clone(),
         CombinerConfig {
             max_clients_per_run: settings.max_clients_per_run as usize,
@@ -209,17 +216,16 @@ pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
         },
     );
     let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let turns = Turns {
+        combiner,
+        logs,
+        clock,
+        state,
+        ready_dir: settings.shared.ready_dir.clone(),
+    };
 
     if settings.once {
-        return match one_turn(
-            &combiner,
-            &logs,
-            clock.as_ref(),
-            &settings.ready_dir,
-            &mut term,
-        )
-        .await?
-        {
+        return match turns.one(&mut term).await? {
             Turn::Done(true) => Ok(()),
             Turn::Done(false) => bail!("the run failed; see {}", settings.combine_log.display()),
             Turn::Interrupted => bail!("stopped by SIGTERM during a run; staged files put back"),
@@ -229,67 +235,79 @@ pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
         minute = settings.run_at_minute,
         "combiner started; runs every hour at this minute"
     );
+    systemd::ready();
     loop {
-        let now = clock.now_local();
+        let now = turns.clock.now_local();
         let at = next_run(now, settings.run_at_minute);
         let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
         tracing::info!(next = %at.to_rfc3339(), "sleeping until the next run");
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = term.recv() => {
+                systemd::stopping();
                 tracing::info!("SIGTERM between runs: stopping");
                 return Ok(());
             }
         }
         // A failed run does not stop the daemon; the next turn retries.
-        if let Turn::Interrupted = one_turn(
-            &combiner,
-            &logs,
-            clock.as_ref(),
-            &settings.ready_dir,
-            &mut term,
-        )
-        .await?
-        {
+        if let Turn::Interrupted = turns.one(&mut term).await? {
+            systemd::stopping();
             bail!("stopped by SIGTERM during a run; staged files put back");
         }
     }
 }
 
-/// One run under the lock. `Done(false)` when it failed or another run held the lock.
-async fn one_turn(
-    combiner: &Combiner,
-    logs: &RunLogs,
-    clock: &dyn Clock,
-    ready_dir: &Path,
-    term: &mut tokio::signal::unix::Signal,
-) -> anyhow::Result<Turn> {
-    let Some(_lock) = try_lock(ready_dir)? else {
-        tracing::warn!("another combine run holds the lock; skipping this turn");
-        logs.runs.append(&format!(
-            "{} run skipped: another run holds the lock",
-            clock
-                .now_local()
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-        ));
-        return Ok(Turn::Done(false));
-    };
-    let started = Instant::now();
-    let now = clock.now_local();
-    tokio::select! {
-        result = combiner.run() => {
-            let ok = result.is_ok();
-            logs.record(now, &result, started.elapsed());
-            Ok(Turn::Done(ok))
-        }
-        _ = term.recv() => {
-            let restored = combiner.recover().await;
-            tracing::warn!(?restored, "SIGTERM during a run: staged files put back");
-            logs.runs.append(&format!(
-                "{} run aborted by SIGTERM; staged files put back",
-                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+/// What every turn of the combiner needs.
+struct Turns {
+    combiner: Combiner,
+    logs: RunLogs,
+    clock: Arc<dyn Clock>,
+    state: Arc<StateFileStore>,
+    ready_dir: PathBuf,
+}
+
+impl Turns {
+    fn stamp(&self) -> String {
+        self.clock
+            .now_local()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    }
+
+    /// One run under the lock. `Done(false)` when it failed or another run held the lock.
+    async fn one(&self, term: &mut tokio::signal::unix::Signal) -> anyhow::Result<Turn> {
+        let Some(_lock) = try_lock(&self.ready_dir)? else {
+            tracing::warn!("another combine run holds the lock; skipping this turn");
+            self.logs.runs.append(&format!(
+                "{} run skipped: another run holds the lock",
+                self.stamp()
             ));
-            Ok(Turn::Interrupted)
+            return Ok(Turn::Done(false));
+        };
+        let started = Instant::now();
+        let now = self.clock.now_local();
+        tokio::select! {
+            result = self.combiner.run() => {
+                let ok = result.is_ok();
+                let summary = self.logs.record(now, &result, started.elapsed());
+                let last = LastRun {
+                    at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                    ok,
+                    summary,
+                };
+                if let Err(e) = self.state.save_last_run(&last).await {
+                    tracing::warn!(error = %e, "could not record the last run for the API's metrics");
+                }
+                Ok(Turn::Done(ok))
+            }
+            _ = term.recv() => {
+                let restored = self.combiner.recover().await;
+                tracing::warn!(?restored, "SIGTERM during a run: staged files put back");
+                self.logs.runs.append(&format!(
+                    "{} run aborted by SIGTERM; staged files put back",
+                    self.stamp()
+                ));
+                Ok(Turn::Interrupted)
+            }
         }
     }
 }

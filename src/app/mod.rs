@@ -1,7 +1,9 @@
 //! The composition root: settings, wiring, process lifecycle. The only module that knows
 //! every concrete adapter.
 
+mod backup;
 mod combine;
+mod keys;
 mod serve;
 pub mod settings;
 
@@ -9,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use settings::{Cli, Command};
+use settings::{Cli, Command, KeysCommand};
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -35,6 +37,20 @@ pub fn main() -> ExitCode {
             Ok(())
         }
         Command::Serve(settings) => runtime().and_then(|rt| rt.block_on(serve::run(settings))),
+        Command::Export { output, data } => backup::export(&data, output.as_deref()),
+        Command::Import { file, data } => backup::import(&data, &file),
+        Command::Keys(KeysCommand::New {
+            name,
+            port,
+            installer_name,
+            installer_email,
+        }) => keys::new_key(
+            &name,
+            &port,
+            installer_name.as_deref(),
+            installer_email.as_deref(),
+        )
+        .map(|text| print!("{text}")),
         Command::Combine(settings) => runtime().and_then(|rt| rt.block_on(combine::run(settings))),
     };
     match result {

@@ -14,9 +14,10 @@ use super::settings::ServeSettings;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::fs_xml::FsXmlSink;
 use crate::adapters::http::{app, RequestLog};
-use crate::adapters::import_state::StateFileReader;
+use crate::adapters::import_state::{StateFileReader, LAST_RUN_FILE};
 use crate::adapters::keys_file::KeysFileStore;
 use crate::adapters::sled_store::SledClientRepository;
+use crate::adapters::systemd;
 use crate::domain::service::ClientService;
 use crate::ports::KeyStore;
 
@@ -31,22 +32,32 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         settings.key_file.clone(),
         clock.clone(),
     )?);
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create DATA_DIR {}", settings.data_dir.display()))?;
-    let repo = SledClientRepository::open(&settings.data_dir, settings.cache_mb * 1024 * 1024)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open the database in DATA_DIR {}: {e}",
-                settings.data_dir.display()
-            )
-        })?;
+    std::fs::create_dir_all(&settings.data.data_dir).with_context(|| {
+        format!(
+            "cannot create DATA_DIR {}",
+            settings.data.data_dir.display()
+        )
+    })?;
+    let repo = SledClientRepository::open(
+        &settings.data.data_dir,
+        settings.data.cache_mb * 1024 * 1024,
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the database in DATA_DIR {}: {e}",
+            settings.data.data_dir.display()
+        )
+    })?;
     let xml = FsXmlSink::new(settings.shared.xml_dir.clone()).with_context(|| {
         format!(
             "cannot create XML_DIR {}",
             settings.shared.xml_dir.display()
         )
     })?;
-    let imports = StateFileReader::new(settings.shared.client_state_file.clone());
+    let imports = StateFileReader::new(
+        settings.shared.client_state_file.clone(),
+        settings.shared.ready_dir.join(LAST_RUN_FILE),
+    );
     let service = Arc::new(ClientService::new(
         Arc::new(repo),
         Arc::new(xml),
@@ -79,8 +90,10 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .local_addr()
         .first()
         .map_or_else(|| addr.to_string(), ToString::to_string);
-    // Installed before the port is announced: SIGHUP's default action would end the process.
+    // Installed before the port is announced: the default actions would end the process.
     let hangup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+    let term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     tokio::spawn(watch_keys(keys.clone(), hangup));
     tokio::spawn(requeue_failed(
         service.clone(),
@@ -92,12 +105,13 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         "listening on http://{}",
         bound.trim_start_matches("socket://")
     );
+    systemd::ready();
 
     let store: Arc<dyn KeyStore> = keys;
     Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
             app(service, store, log),
-            shutdown_signal(),
+            shutdown_signal(term, int),
             Some(SHUTDOWN_GRACE),
         )
         .await
@@ -106,19 +120,17 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot listen for SIGTERM");
-            return std::future::pending().await;
-        }
-    };
+/// Resolves on SIGTERM or SIGINT. The handlers are installed by the caller before the port
+/// is announced, so a signal right after readiness is not the default (fatal) action.
+async fn shutdown_signal(
+    mut term: tokio::signal::unix::Signal,
+    mut int: tokio::signal::unix::Signal,
+) {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: finishing requests in flight"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: finishing requests in flight"),
+        _ = int.recv() => tracing::info!("SIGINT: finishing requests in flight"),
     }
+    systemd::stopping();
 }
 
 /// What identifies a version of the keys file: a replacement by rename changes the inode.

@@ -25,6 +25,55 @@ pub enum Command {
     Combine(CombineSettings),
     /// Print the OpenAPI document (YAML) to standard output.
     Openapi,
+    /// Write every tenant's clients, zones and users as JSON (a backup; stop `serve` first).
+    Export {
+        /// The file to write (atomically); standard output when absent.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataSettings,
+    },
+    /// Load an export into an empty data dir.
+    Import {
+        /// The file `export` wrote.
+        file: PathBuf,
+        #[command(flatten)]
+        data: DataSettings,
+    },
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a fresh random key and the keys-file entry (with `key_sha256`) to add.
+    New {
+        /// The tenant's key_name (letters, digits, `_`, `-`).
+        #[arg(long)]
+        name: String,
+        /// The tenant's Patriot port code (letters and digits).
+        #[arg(long)]
+        port: String,
+        /// The installer user 199's name, exactly as in Patriot.
+        #[arg(long)]
+        installer_name: Option<String>,
+        /// The installer user 199's e-mail, exactly as in Patriot.
+        #[arg(long)]
+        installer_email: Option<String>,
+    },
+}
+
+/// Where the embedded database lives.
+#[derive(Debug, Clone, Args)]
+pub struct DataSettings {
+    /// Folder of the embedded sled database.
+    #[arg(long, env = "DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// sled's page cache, in MiB: bounds the memory the store uses.
+    #[arg(long, env = "CACHE_MB", default_value_t = 64)]
+    pub cache_mb: u64,
 }
 
 /// Settings shared by `serve` and `combine`.
@@ -37,6 +86,11 @@ pub struct SharedSettings {
     /// The combiner's state file (which clients Patriot confirmed).
     #[arg(long, env = "CLIENT_STATE_FILE", default_value = "client_state.json")]
     pub client_state_file: PathBuf,
+
+    /// Where the combiner puts the joined `clients.xml`, its staging folder and the record
+    /// of its last run (same file system as XML_DIR).
+    #[arg(long, env = "READY_DIR", default_value = "ready_for_import")]
+    pub ready_dir: PathBuf,
 
     /// How many times a client that Patriot did not confirm is sent again.
     #[arg(long, env = "MAX_IMPORT_ATTEMPTS", default_value_t = 3)]
@@ -57,9 +111,8 @@ pub struct ServeSettings {
     #[arg(long, env = "KEY_FILE", default_value = "keys.json")]
     pub key_file: PathBuf,
 
-    /// Folder of the embedded sled database.
-    #[arg(long, env = "DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataSettings,
 
     /// One line per request is appended here.
     #[arg(long, env = "REQUEST_LOG", default_value = "api_requests.log")]
@@ -72,10 +125,6 @@ pub struct ServeSettings {
     /// How often the state file is checked for clients to send to Patriot again.
     #[arg(long, env = "REQUEUE_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub requeue_interval_secs: u64,
-
-    /// sled's page cache, in MiB: bounds the memory the store uses.
-    #[arg(long, env = "CACHE_MB", default_value_t = 64)]
-    pub cache_mb: u64,
 
     #[command(flatten)]
     pub shared: SharedSettings,
@@ -97,10 +146,6 @@ pub struct CombineSettings {
     /// One run, then exit: 0 on success or nothing to do, non-zero on failure.
     #[arg(long)]
     pub once: bool,
-
-    /// Where the joined `clients.xml` and the staging folder go (same file system as XML_DIR).
-    #[arg(long, env = "READY_DIR", default_value = "ready_for_import")]
-    pub ready_dir: PathBuf,
 
     /// Most clients (distinct `__id`s) per run; the rest wait for the next run, oldest first.
     #[arg(long, env = "MAX_CLIENTS_PER_RUN", default_value_t = 300, value_parser = clap::value_parser!(u32).range(1..))]

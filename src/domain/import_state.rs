@@ -31,3 +31,13 @@ pub struct ImportRecord {
 
 /// The whole state file: `__id` → record.
 pub type ImportState = BTreeMap<String, ImportRecord>;
+
+/// How the combiner's last run went, for the API's metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastRun {
+    /// When it ran (RFC 3339).
+    pub at: String,
+    pub ok: bool,
+    /// The summary line of the run log.
+    pub summary: String,
+}

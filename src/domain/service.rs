@@ -33,6 +33,13 @@ pub enum ServiceError {
     Xml(IoFailure),
 }
 
+/// Figures for metrics.
+pub struct Operations {
+    pub clients: Vec<(KeyName, u64)>,
+    pub pending_files: u64,
+    pub last_run: Option<super::import_state::LastRun>,
+}
+
 /// The outcome of `PUT /clients`.
 pub struct Upserted {
     pub client: Client,
@@ -453,6 +460,22 @@ impl ClientService {
             }
         }
         Ok(requeued)
+    }
+
+    /// What operators watch: clients per tenant, files waiting, the combiner's last run.
+    pub async fn operations(&self) -> Result<Operations, ServiceError> {
+        Ok(Operations {
+            clients: self
+                .repo
+                .count_by_tenant()
+                .await
+                .map_err(ServiceError::Storage)?,
+            pending_files: self.xml.pending_count().await.map_err(ServiceError::Xml)?,
+            last_run: self.imports.last_run().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the combiner's last run record is unreadable");
+                None
+            }),
+        })
     }
 
     pub async fn health(&self) -> Result<(), ServiceError> {

@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use crate::domain::client::Client;
 use crate::domain::fields::ClientId;
-use crate::domain::import_state::{ImportRecord, ImportState};
+use crate::domain::import_state::{ImportRecord, ImportState, LastRun};
 use crate::domain::tenant::{KeyName, Tenant};
 
 /// A failure of storage or of the file system, as the domain needs to tell it apart.
@@ -53,6 +53,9 @@ pub trait ClientRepository: Send + Sync {
 
     /// `Ok` when storage answers (for `GET /healthz`).
     async fn health(&self) -> Result<(), IoFailure>;
+
+    /// How many clients each tenant has (for metrics).
+    async fn count_by_tenant(&self) -> Result<Vec<(KeyName, u64)>, IoFailure>;
 }
 
 /// Where the per-client XML files go (`XML_DIR/<key_name>/<client_id>.xml`).
@@ -68,6 +71,9 @@ pub trait XmlSink: Send + Sync {
 
     /// Whether the client's file is there now.
     async fn exists(&self, tenant: &KeyName, id: ClientId) -> Result<bool, IoFailure>;
+
+    /// How many files wait for the combiner (for metrics).
+    async fn pending_count(&self) -> Result<u64, IoFailure>;
 }
 
 /// The combiner's state file, as the API sees it (read only).
@@ -79,6 +85,9 @@ pub trait ImportStateReader: Send + Sync {
 
     /// The whole state; empty when the file is absent.
     async fn all(&self) -> Result<std::sync::Arc<ImportState>, IoFailure>;
+
+    /// The combiner's last run; `Ok(None)` before the first.
+    async fn last_run(&self) -> Result<Option<LastRun>, IoFailure>;
 }
 
 /// The tenants and their keys, as currently configured.
@@ -176,4 +185,7 @@ pub trait ImportStateStore: Send + Sync {
 
     /// Replaces the state file atomically.
     async fn save(&self, state: &ImportState) -> Result<(), IoFailure>;
+
+    /// Records how the run that just ended went.
+    async fn save_last_run(&self, run: &LastRun) -> Result<(), IoFailure>;
 }

@@ -5,6 +5,7 @@ mod durability;
 mod helpers;
 mod keys_reload;
 mod openapi_doc;
+mod operations;
 mod process;
 mod routes;
 mod smbd;

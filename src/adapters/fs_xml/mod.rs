@@ -93,4 +93,9 @@ impl XmlSink for FsXmlSink {
         let path = self.path(tenant, id);
         blocking(move || path.try_exists()).await
     }
+
+    async fn pending_count(&self) -> Result<u64, IoFailure> {
+        let root = self.root.clone();
+        blocking(move || queue::count_xml_files(&root)).await
+    }
 }

@@ -64,6 +64,11 @@ fn xml_files(root: &Path) -> io::Result<Vec<(String, fs::Metadata)>> {
     Ok(found)
 }
 
+/// How many `*.xml` files are below `root`.
+pub(super) fn count_xml_files(root: &Path) -> io::Result<u64> {
+    Ok(xml_files(root)?.len() as u64)
+}
+
 fn read_if_there(path: &Path) -> io::Result<Option<Vec<u8>>> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use crate::adapters::clock::SystemClock;
 use crate::domain::client::Client;
 use crate::domain::fields::ClientId;
-use crate::domain::import_state::{ImportRecord, ImportState};
+use crate::domain::import_state::{ImportRecord, ImportState, LastRun};
 use crate::domain::service::ClientService;
 use crate::domain::tenant::KeyName;
 use crate::ports::{ClientRepository, ImportStateReader, IoFailure, XmlSink};
@@ -38,6 +38,9 @@ impl ClientRepository for Offline {
     async fn health(&self) -> Result<(), IoFailure> {
         offline()
     }
+    async fn count_by_tenant(&self) -> Result<Vec<(KeyName, u64)>, IoFailure> {
+        offline()
+    }
 }
 
 #[async_trait]
@@ -51,6 +54,9 @@ impl XmlSink for Offline {
     async fn exists(&self, _: &KeyName, _: ClientId) -> Result<bool, IoFailure> {
         offline()
     }
+    async fn pending_count(&self) -> Result<u64, IoFailure> {
+        offline()
+    }
 }
 
 #[async_trait]
@@ -59,6 +65,9 @@ impl ImportStateReader for Offline {
         offline()
     }
     async fn all(&self) -> Result<Arc<ImportState>, IoFailure> {
+        offline()
+    }
+    async fn last_run(&self) -> Result<Option<LastRun>, IoFailure> {
         offline()
     }
 }

@@ -5,6 +5,7 @@ mod auth;
 mod document;
 mod dto;
 mod json_reader;
+mod metrics;
 mod problem;
 mod request_log;
 mod strict_json;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
+pub use metrics::Metrics;
 pub use request_log::RequestLog;
 pub use strict_json::BODY_LIMIT;
 
@@ -42,16 +44,20 @@ pub fn openapi_yaml() -> String {
 /// The whole HTTP application: API, Swagger UI at `/docs`, the document at `/openapi.json`
 /// and `/openapi.yaml`, every error as problem+json, every request logged.
 pub fn app(service: Arc<ClientService>, keys: Arc<dyn KeyStore>, log: RequestLog) -> impl Endpoint {
-    let api = api_service(service);
+    let metrics = Arc::new(Metrics::default());
+    let api = api_service(service.clone());
     let docs = api.swagger_ui();
     let json = api.spec_endpoint();
     let yaml = api.spec_endpoint_yaml();
     let routes = Route::new()
         .at("/openapi.json", json)
         .at("/openapi.yaml", yaml)
+        .at("/metrics", metrics::metrics_endpoint)
         .nest("/docs", docs)
         .nest("/", api)
         .catch_all_error(|err| async move { error_response(err) })
-        .data(keys);
-    log.wrap(routes)
+        .data(keys)
+        .data(service)
+        .data(metrics.clone());
+    log.wrap(routes, metrics)
 }

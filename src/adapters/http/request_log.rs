@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use poem::{Endpoint, IntoResponse, Request, Response};
 
+use super::metrics::Metrics;
+
 /// What the handlers learn about a request that the log line needs.
 #[derive(Clone, Default)]
 pub struct RequestNote(Arc<NoteInner>);
@@ -85,14 +87,19 @@ impl RequestLog {
     }
 
     /// Wraps `inner` so that each of its requests is logged.
-    pub fn wrap<E: Endpoint>(self, inner: E) -> Logged<E> {
-        Logged { log: self, inner }
+    pub fn wrap<E: Endpoint>(self, inner: E, metrics: Arc<Metrics>) -> Logged<E> {
+        Logged {
+            log: self,
+            metrics,
+            inner,
+        }
     }
 }
 
 /// An endpoint whose requests are logged.
 pub struct Logged<E> {
     log: RequestLog,
+    metrics: Arc<Metrics>,
     inner: E,
 }
 
@@ -111,7 +118,9 @@ impl<E: Endpoint> Endpoint for Logged<E> {
             Err(e) => e.into_response(),
         };
         let status = response.status().as_u16();
-        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed();
+        self.metrics.observe(&method, &path, status, elapsed);
+        let millis = elapsed.as_secs_f64() * 1000.0;
         let key_name = note.0.key_name.get().map_or("-", String::as_str);
         let client_id = note
             .0

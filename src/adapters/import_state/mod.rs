@@ -11,22 +11,25 @@ use async_trait::async_trait;
 
 mod store;
 
-pub use store::StateFileStore;
+pub use store::{StateFileStore, LAST_RUN_FILE};
 
-use crate::domain::import_state::{ImportRecord, ImportState};
+use crate::domain::import_state::{ImportRecord, ImportState, LastRun};
 use crate::ports::{ImportStateReader, IoFailure};
 
 type Stamp = (SystemTime, u64);
 
 pub struct StateFileReader {
     path: PathBuf,
+    last_run: PathBuf,
     cache: Mutex<Option<(Stamp, Arc<ImportState>)>>,
 }
 
 impl StateFileReader {
-    pub fn new(path: PathBuf) -> Self {
+    /// `path` is `CLIENT_STATE_FILE`; `last_run` the combiner's `READY_DIR/last_run.json`.
+    pub fn new(path: PathBuf, last_run: PathBuf) -> Self {
         Self {
             path,
+            last_run,
             cache: Mutex::new(None),
         }
     }
@@ -71,5 +74,15 @@ impl ImportStateReader for StateFileReader {
 
     async fn all(&self) -> Result<Arc<ImportState>, IoFailure> {
         self.load()
+    }
+
+    async fn last_run(&self) -> Result<Option<LastRun>, IoFailure> {
+        match std::fs::read(&self.last_run) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| IoFailure::Failed(e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -5,17 +5,36 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 
 use crate::adapters::fs_xml::write_atomically;
-use crate::domain::import_state::ImportState;
+use crate::domain::import_state::{ImportState, LastRun};
 use crate::ports::{ImportStateStore, IoFailure};
+
+/// Where the combiner records its last run, in `READY_DIR`.
+pub const LAST_RUN_FILE: &str = "last_run.json";
 
 pub struct StateFileStore {
     path: PathBuf,
+    last_run: PathBuf,
 }
 
 impl StateFileStore {
-    pub fn new(path: PathBuf) -> Self {
-        Self { path }
+    /// `path` is `CLIENT_STATE_FILE`; `last_run` is `READY_DIR/last_run.json`.
+    pub fn new(path: PathBuf, last_run: PathBuf) -> Self {
+        Self { path, last_run }
     }
+}
+
+async fn write_json<T: serde::Serialize>(
+    path: &std::path::Path,
+    value: &T,
+) -> Result<(), IoFailure> {
+    let mut bytes =
+        serde_json::to_vec_pretty(value).map_err(|e| IoFailure::Failed(e.to_string()))?;
+    bytes.push(b'\n');
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+        .await
+        .map_err(|e| IoFailure::Failed(e.to_string()))?
+        .map_err(IoFailure::from)
 }
 
 #[async_trait]
@@ -34,13 +53,10 @@ impl ImportStateStore for StateFileStore {
     }
 
     async fn save(&self, state: &ImportState) -> Result<(), IoFailure> {
-        let mut bytes =
-            serde_json::to_vec_pretty(state).map_err(|e| IoFailure::Failed(e.to_string()))?;
-        bytes.push(b'\n');
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
-            .await
-            .map_err(|e| IoFailure::Failed(e.to_string()))?
-            .map_err(IoFailure::from)
+        write_json(&self.path, state).await
+    }
+
+    async fn save_last_run(&self, run: &LastRun) -> Result<(), IoFailure> {
+        write_json(&self.last_run, run).await
     }
 }

@@ -59,6 +59,70 @@ impl SledClientRepository {
             .map_err(failure)
     }
 
+    /// Every client of every tenant, tenants by name and clients by id: the backup.
+    pub fn export_all(&self) -> Result<Vec<(KeyName, Vec<Client>)>, IoFailure> {
+        let mut tenants = Vec::new();
+        for (key_name, tree) in self.tenant_trees()? {
+            let mut clients = Vec::new();
+            for entry in tree.scan_prefix([CLIENT]).values() {
+                let bytes = entry.map_err(failure)?;
+                let client: Client = serde_json::from_slice(&bytes).map_err(|e| {
+                    IoFailure::Failed(format!("a stored client of {key_name} is unreadable: {e}"))
+                })?;
+                clients.push(client);
+            }
+            if !clients.is_empty() {
+                tenants.push((key_name, clients));
+            }
+        }
+        tenants.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(tenants)
+    }
+
+    /// Whether no tenant has any client.
+    pub fn is_empty(&self) -> Result<bool, IoFailure> {
+        for (_, tree) in self.tenant_trees()? {
+            if tree.scan_prefix([CLIENT]).next().is_some() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Loads clients as they are, without owing XML files (Patriot has them already), and
+    /// makes them durable. Meant for an empty database.
+    pub fn import_all(&self, tenants: &[(KeyName, Vec<Client>)]) -> Result<usize, IoFailure> {
+        let mut count = 0;
+        for (key_name, clients) in tenants {
+            let mut batch = sled::Batch::default();
+            for client in clients {
+                let bytes =
+                    serde_json::to_vec(client).map_err(|e| IoFailure::Failed(e.to_string()))?;
+                batch.insert(&record_key(CLIENT, client.id), bytes);
+                count += 1;
+            }
+            self.tree(key_name)?.apply_batch(batch).map_err(failure)?;
+        }
+        self.db.flush().map_err(failure)?;
+        Ok(count)
+    }
+
+    /// Every tenant's tree.
+    fn tenant_trees(&self) -> Result<Vec<(KeyName, sled::Tree)>, IoFailure> {
+        let mut trees = Vec::new();
+        for name in self.db.tree_names() {
+            let Some(key_name) = std::str::from_utf8(&name)
+                .ok()
+                .and_then(|n| n.strip_prefix(TREE_PREFIX))
+                .and_then(|n| KeyName::new(n).ok())
+            else {
+                continue;
+            };
+            trees.push((key_name, self.db.open_tree(&name).map_err(failure)?));
+        }
+        Ok(trees)
+    }
+
     async fn apply_durably(&self, tenant: &KeyName, batch: sled::Batch) -> Result<(), IoFailure> {
         self.tree(tenant)?.apply_batch(batch).map_err(failure)?;
         self.flush.flush().await
@@ -95,17 +159,22 @@ impl ClientRepository for SledClientRepository {
         self.apply_durably(tenant, batch).await
     }
 
+    async fn count_by_tenant(&self) -> Result<Vec<(KeyName, u64)>, IoFailure> {
+        let mut counts = Vec::new();
+        for (key_name, tree) in self.tenant_trees()? {
+            let mut n = 0u64;
+            for entry in tree.scan_prefix([CLIENT]).keys() {
+                entry.map_err(failure)?;
+                n += 1;
+            }
+            counts.push((key_name, n));
+        }
+        Ok(counts)
+    }
+
     async fn owed_files(&self) -> Result<Vec<(KeyName, ClientId)>, IoFailure> {
         let mut owed = Vec::new();
-        for name in self.db.tree_names() {
-            let Some(key_name) = std::str::from_utf8(&name)
-                .ok()
-                .and_then(|n| n.strip_prefix(TREE_PREFIX))
-                .and_then(|n| KeyName::new(n).ok())
-            else {
-                continue;
-            };
-            let tree = self.db.open_tree(&name).map_err(failure)?;
+        for (key_name, tree) in self.tenant_trees()? {
             for entry in tree.scan_prefix([OWED]) {
                 let (key, _) = entry.map_err(failure)?;
                 let id = <[u8; 4]>::try_from(&key[1..])
