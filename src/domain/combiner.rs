@@ -408,6 +408,12 @@ mod tests {
             *self.0.lock().unwrap() = state.clone();
             Ok(())
         }
+        async fn save_last_run(
+            &self,
+            _: &crate::domain::import_state::LastRun,
+        ) -> Result<(), IoFailure> {
+            Ok(())
+        }
     }
 
     fn client(id: &str) -> String {
