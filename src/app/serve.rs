@@ -13,7 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::settings::ServeSettings;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::fs_xml::FsXmlSink;
-use crate::adapters::http::{app, RequestLog};
+use crate::adapters::http::{app, GuardedAcceptor, RequestLog};
 use crate::adapters::import_state::{StateFileReader, LAST_RUN_FILE};
 use crate::adapters::keys_file::KeysFileStore;
 use crate::adapters::sled_store::SledClientRepository;
@@ -82,10 +82,14 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let log = RequestLog::open(&settings.request_log, settings.trust_proxy_headers)
         .with_context(|| format!("cannot open REQUEST_LOG {}", settings.request_log.display()))?;
     let addr = SocketAddr::new(settings.host, settings.port);
-    let acceptor = TcpListener::bind(addr)
-        .into_acceptor()
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let acceptor = GuardedAcceptor::new(
+        TcpListener::bind(addr)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?,
+        settings.max_connections as usize,
+        Duration::from_secs(settings.request_timeout_secs),
+    );
     let bound = acceptor
         .local_addr()
         .first()
@@ -109,6 +113,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
 
     let store: Arc<dyn KeyStore> = keys;
     Server::new_with_acceptor(acceptor)
+        .idle_timeout(Duration::from_secs(settings.idle_timeout_secs))
         .run_with_graceful_shutdown(
             app(service, store, log),
             shutdown_signal(term, int),

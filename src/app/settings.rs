@@ -122,6 +122,18 @@ pub struct ServeSettings {
     #[arg(long = "proxy-headers", env = "TRUST_PROXY_HEADERS", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub trust_proxy_headers: bool,
 
+    /// Most connections open at once; more wait in the listen backlog.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// Seconds a request (headers and body) may take to arrive once its first byte has.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
+
+    /// Seconds a connection may stay silent before it is closed.
+    #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+
     /// How often the state file is checked for clients to send to Patriot again.
     #[arg(long, env = "REQUEUE_INTERVAL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub requeue_interval_secs: u64,

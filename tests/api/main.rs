@@ -3,6 +3,7 @@
 mod combine;
 mod durability;
 mod helpers;
+mod hostile;
 mod keys_reload;
 mod openapi_doc;
 mod operations;

@@ -19,9 +19,25 @@ pub struct FsXmlSink {
 }
 
 impl FsXmlSink {
-    /// Files go under `root`, which is created when missing.
+    /// Files go under `root`, which is created when missing. Temporary files that a crash
+    /// left behind (never a whole file: those are only ever renamed into place) are removed.
     pub fn new(root: PathBuf) -> io::Result<Self> {
         fs::create_dir_all(&root)?;
+        for tenant in fs::read_dir(&root)? {
+            let tenant = tenant?;
+            if !tenant.file_type()?.is_dir() {
+                continue;
+            }
+            for file in fs::read_dir(tenant.path())? {
+                let file = file?;
+                let name = file.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
+                    tracing::info!(file = %file.path().display(), "removing a temporary file left by a crash");
+                    remove_durably(&file.path())?;
+                }
+            }
+        }
         Ok(Self { root })
     }
 
@@ -35,6 +51,10 @@ impl FsXmlSink {
     }
 }
 
+/// Temporary files: the combiner only takes `*.xml`, so it never sees one.
+const TEMP_PREFIX: &str = ".tmp-";
+const TEMP_SUFFIX: &str = ".part";
+
 /// Writes `bytes` to `path` so that a reader sees the old file or the new one, and the new
 /// one survives a crash once this returns: temp file in the same folder, fsync, rename,
 /// fsync of the folder. The temp file's name does not end in `.xml`, so the combiner never
@@ -46,8 +66,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     };
     fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .suffix(".part")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;

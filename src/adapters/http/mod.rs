@@ -4,6 +4,7 @@ mod api;
 mod auth;
 mod document;
 mod dto;
+mod guard;
 mod json_reader;
 mod metrics;
 mod problem;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
 
+pub use guard::GuardedAcceptor;
 pub use metrics::Metrics;
 pub use request_log::RequestLog;
 pub use strict_json::BODY_LIMIT;
