@@ -313,3 +313,41 @@ mod tests {
         assert!(!state.contains_key("2A"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::rows::read_rows;
+
+    proptest! {
+        /// Whatever the files hold, the result has one row per id: the one of the newest file.
+        #[test]
+        fn one_row_per_id_the_newest(files in proptest::collection::vec(
+            proptest::collection::vec((0u8..6, 0u32..1000), 1..4), 0..12)) {
+            let batch: Vec<BatchFile> = files.iter().enumerate().map(|(n, rows)| BatchFile {
+                rel_path: format!("T/{n}.xml"),
+                rows: rows.iter().map(|(id, v)| Row {
+                    id: format!("{id}P"),
+                    bytes: format!("<Client><__id>{id}P</__id><V>{n}-{v}</V></Client>").into_bytes(),
+                }).collect(),
+            }).collect();
+            let mut newest: HashMap<String, Vec<u8>> = HashMap::new();
+            for file in &batch {
+                for row in &file.rows {
+                    newest.insert(row.id.clone(), row.bytes.clone());
+                }
+            }
+            let (doc, ids) = combine(&batch);
+            let rows = read_rows(&doc).unwrap();
+            prop_assert_eq!(rows.len(), newest.len());
+            prop_assert_eq!(ids.len(), newest.len());
+            for row in rows {
+                prop_assert_eq!(&row.bytes, &newest[&row.id]);
+            }
+        }
+    }
+}

@@ -140,3 +140,30 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_bytes_give_rows_or_an_error_never_a_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = read_rows(&bytes);
+        }
+
+        #[test]
+        fn any_markup_like_text_gives_rows_or_an_error(text in "[<>/a-zA-Z_ &;#\"=!?\\[\\]-]{0,200}") {
+            let _ = read_rows(format!("<Clients>{text}</Clients>").as_bytes());
+            let _ = read_rows(text.as_bytes());
+        }
+
+        #[test]
+        fn rows_read_back_what_was_written(ids in proptest::collection::vec("[0-9]{1,5}[A-Z]{1,3}", 0..20)) {
+            let body: String = ids.iter().map(|id| format!("<Client><__id>{id}</__id><X>&amp;</X></Client>")).collect();
+            let rows = read_rows(format!("<Clients>{body}</Clients>").as_bytes()).unwrap();
+            prop_assert_eq!(rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), ids);
+        }
+    }
+}

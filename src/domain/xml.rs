@@ -243,3 +243,123 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use std::collections::HashMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::domain::client::{ClientInfo, ClientInfoPatch};
+    use crate::domain::fields::{Bounded, ClientId, Email, InstallDate, Phone, Text};
+    use crate::domain::tenant::{KeyName, PortCode, XmlText};
+
+    /// Text as installers type it: Norwegian letters, markup characters, line ends, emoji.
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                proptest::char::range('a', 'z'),
+                Just('æ'),
+                Just('ø'),
+                Just('å'),
+                Just('Å'),
+                Just('&'),
+                Just('<'),
+                Just('>'),
+                Just('"'),
+                Just('\''),
+                Just('\r'),
+                Just('\n'),
+                Just('\t'),
+                Just(' '),
+                Just('🚨'),
+                Just(';'),
+                Just('#'),
+            ],
+            0..max,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// The text of every direct child of the row, by element name.
+    fn row_values(xml: &[u8]) -> HashMap<String, String> {
+        let mut reader = quick_xml::Reader::from_reader(xml);
+        let mut values = HashMap::new();
+        let mut depth = 0;
+        let mut current: Option<String> = None;
+        let mut buf = Vec::new();
+        loop {
+            match reader.read_event_into(&mut buf).unwrap() {
+                Event::Start(e) => {
+                    depth += 1;
+                    if depth == 3 {
+                        let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                        values.insert(name.clone(), String::new());
+                        current = Some(name);
+                    }
+                }
+                Event::Text(t) if depth == 3 => {
+                    if let Some(name) = &current {
+                        values
+                            .get_mut(name)
+                            .unwrap()
+                            .push_str(&t.unescape().unwrap());
+                    }
+                }
+                Event::End(_) => {
+                    depth -= 1;
+                    current = None;
+                }
+                Event::Eof => return values,
+                _ => {}
+            }
+            buf.clear();
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_valid_client_parses_back_to_its_values(
+            name in text(40).prop_filter("Name needs a character", |s| !s.is_empty()),
+            location in text(40),
+            request in text(200),
+            hours in 0i64..=23,
+            days in 0i64..=999,
+            ignored in any::<bool>(),
+            phone_digits in "[0-9]{3,12}",
+        ) {
+            let patch = ClientInfoPatch {
+                name: Some(Text::new(name.clone()).unwrap()),
+                location: Some(Text::new(location.clone()).unwrap()),
+                spec_request: Some(Text::new(request.clone()).unwrap()),
+                since_hrs: Some(Bounded::new(hours).unwrap()),
+                since_days: Some(Bounded::new(days).unwrap()),
+                reset_nosigs_ignored: Some(ignored),
+                bus_phone: Some(Phone::new(format!("+{phone_digits}")).unwrap()),
+                email: Some(Email::new("a@b.no".into()).unwrap()),
+                ..Default::default()
+            };
+            let date = InstallDate::new("2024-02-29".into()).unwrap();
+            let client = Client::new(ClientId::new(7).unwrap(), date.clone(), ClientInfo::replaced_by(patch, &date).unwrap());
+            let tenant = Tenant {
+                key_name: KeyName::new("T").unwrap(),
+                port: PortCode::new("P1").unwrap(),
+                installer_name: XmlText::new("I").unwrap(),
+                installer_email: XmlText::new("i@i.no").unwrap(),
+                xml_fields: vec![],
+            };
+            let xml = render_client_document(&tenant, &client).unwrap();
+            let values = row_values(&xml);
+            prop_assert_eq!(&values["__id"], "7P1");
+            prop_assert_eq!(&values["Name"], &name);
+            prop_assert_eq!(&values["Location"], &location);
+            prop_assert_eq!(&values["SpecRequest"], &request);
+            prop_assert_eq!(&values["SinceHrs"], &hours.to_string());
+            prop_assert_eq!(&values["SinceDays"], &days.to_string());
+            prop_assert_eq!(&values["ResetNosigsIgnored"], if ignored { "True" } else { "False" });
+            prop_assert_eq!(&values["BusPhone"], &format!("+{phone_digits}"));
+            prop_assert_eq!(&values["InstallDateTime"], "2024-02-29");
+        }
+    }
+}

@@ -4,6 +4,7 @@ mod combine;
 mod durability;
 mod helpers;
 mod hostile;
+mod isolation;
 mod keys_reload;
 mod openapi_doc;
 mod operations;

@@ -49,7 +49,10 @@ pub struct InfoOut {
     pub reset_nosigs_hrs: u16,
     #[oai(rename = "ResetNosigsMins")]
     pub reset_nosigs_mins: u16,
-    #[oai(rename = "InstallDateTime")]
+    #[oai(
+        rename = "InstallDateTime",
+        validator(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2})?$")
+    )]
     pub install_date_time: String,
     #[oai(rename = "PanelName")]
     pub panel_name: String,
@@ -254,10 +257,16 @@ pub struct InfoIn {
     #[oai(validator(max_length = 255))]
     pub area: Option<String>,
     /// Empty, or an optional `+` then digits, spaces or `-` (3–20 digits).
-    #[oai(rename = "BusPhone", validator(max_length = 64))]
+    #[oai(
+        rename = "BusPhone",
+        validator(max_length = 64, pattern = r"^$|^\+?[ -]*([0-9][ -]*){3,20}$")
+    )]
     pub bus_phone: Option<String>,
     /// Empty, or `local@domain.tld`.
-    #[oai(rename = "Email", validator(max_length = 254))]
+    #[oai(
+        rename = "Email",
+        validator(max_length = 254, pattern = r"^$|^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+    )]
     pub email: Option<String>,
     #[oai(rename = "OKPassword", validator(max_length = 255))]
     pub ok_password: Option<String>,
@@ -302,7 +311,10 @@ pub struct InfoIn {
     pub reset_nosigs_mins: Option<i64>,
     /// A real date `YYYY-MM-DD` (or `YYYY-MM-DDTHH:MM:SS`); defaults to the day the client
     /// was created.
-    #[oai(rename = "InstallDateTime")]
+    #[oai(
+        rename = "InstallDateTime",
+        validator(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2})?$")
+    )]
     pub install_date_time: Option<String>,
     #[oai(rename = "PanelName", validator(max_length = 255))]
     pub panel_name: Option<String>,
@@ -432,7 +444,10 @@ pub struct UserIn {
     #[oai(rename = "User_Name", validator(min_length = 1, max_length = 255))]
     pub user_name: String,
     /// Empty, or an optional `+` then digits, spaces or `-` (3–20 digits).
-    #[oai(rename = "MobileNo", validator(max_length = 64))]
+    #[oai(
+        rename = "MobileNo",
+        validator(max_length = 64, pattern = r"^$|^\+?[ -]*([0-9][ -]*){3,20}$")
+    )]
     pub mobile_no: Option<String>,
     #[oai(
         rename = "MobileNoOrder",
@@ -440,7 +455,10 @@ pub struct UserIn {
     )]
     pub mobile_no_order: Option<i64>,
     /// Empty, or `local@domain.tld`.
-    #[oai(rename = "Email", validator(max_length = 254))]
+    #[oai(
+        rename = "Email",
+        validator(max_length = 254, pattern = r"^$|^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+    )]
     pub email: Option<String>,
     /// One letter A–Z; defaults to `U`.
     #[oai(rename = "Type", validator(pattern = "^[A-Z]$"))]

@@ -3,7 +3,7 @@
 mod api;
 mod auth;
 mod document;
-mod dto;
+pub(crate) mod dto;
 mod guard;
 mod json_reader;
 mod metrics;

@@ -115,3 +115,81 @@ impl<'a, T: JsonBody> ApiExtractor<'a> for StrictJson<T> {
             .map_err(|e| InvalidBody(e).into())
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::adapters::http::dto::{
+        ClientRef, PatchClient, PutClient, PutZone, UserRef, UserWrite, ZoneRef,
+    };
+
+    /// Any JSON, biased towards the field names and shapes the bodies use.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let names = prop_oneof![
+            Just("client_id"),
+            Just("info"),
+            Just("zone_id"),
+            Just("user"),
+            Just("user_no"),
+            Just("Name"),
+            Just("SinceHrs"),
+            Just("UserNo"),
+            Just("User_Name"),
+            Just("Zone_area"),
+            Just("Email"),
+            Just("InstallDateTime"),
+            Just("x"),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-2i64..2000).prop_map(Value::from),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 8, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((names.clone(), inner), 0..8).prop_map(|fields| {
+                    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    fn check<T: JsonBody>(bytes: &[u8]) -> Result<(), TestCaseError> {
+        if let Err(errors) = parse::<T>(bytes) {
+            prop_assert!(
+                !errors.fields().is_empty(),
+                "a refusal names at least one field"
+            );
+        }
+        Ok(())
+    }
+
+    fn every_body(bytes: &[u8]) -> Result<(), TestCaseError> {
+        check::<PutClient>(bytes)?;
+        check::<PatchClient>(bytes)?;
+        check::<ClientRef>(bytes)?;
+        check::<PutZone>(bytes)?;
+        check::<ZoneRef>(bytes)?;
+        check::<UserWrite>(bytes)?;
+        check::<UserRef>(bytes)
+    }
+
+    proptest! {
+        #[test]
+        fn any_json_body_is_accepted_or_refused_with_fields(value in any_json()) {
+            every_body(&serde_json::to_vec(&value).unwrap())?;
+        }
+
+        #[test]
+        fn any_bytes_are_accepted_or_refused_with_fields(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            every_body(&bytes)?;
+        }
+    }
+}
