@@ -2,6 +2,7 @@
 
 pub mod append_log;
 pub mod clock;
+pub mod disk_space;
 pub mod fs_xml;
 pub mod http;
 pub mod import_state;

@@ -48,12 +48,16 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             settings.data.data_dir.display()
         )
     })?;
-    let xml = FsXmlSink::new(settings.shared.xml_dir.clone()).with_context(|| {
-        format!(
-            "cannot create XML_DIR {}",
-            settings.shared.xml_dir.display()
-        )
-    })?;
+    let reserve = settings.min_free_mb << 20;
+    let repo = repo.with_space_reserve(&settings.data.data_dir, reserve);
+    let xml = FsXmlSink::new(settings.shared.xml_dir.clone())
+        .with_context(|| {
+            format!(
+                "cannot create XML_DIR {}",
+                settings.shared.xml_dir.display()
+            )
+        })?
+        .with_space_reserve(reserve);
     let imports = StateFileReader::new(
         settings.shared.client_state_file.clone(),
         settings.shared.ready_dir.join(LAST_RUN_FILE),

@@ -122,6 +122,10 @@ pub struct ServeSettings {
     #[arg(long = "proxy-headers", env = "TRUST_PROXY_HEADERS", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub trust_proxy_headers: bool,
 
+    /// Writes are refused (507) while DATA_DIR or XML_DIR has less than this many MiB free.
+    #[arg(long, env = "MIN_FREE_MB", default_value_t = 64)]
+    pub min_free_mb: u64,
+
     /// Most connections open at once; more wait in the listen backlog.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,

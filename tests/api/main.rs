@@ -2,6 +2,7 @@
 
 mod combine;
 mod durability;
+mod full_disk;
 mod helpers;
 mod hostile;
 mod isolation;

@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
+use crate::adapters::disk_space::SpaceGuard;
 use crate::domain::fields::ClientId;
 use crate::domain::tenant::KeyName;
 use crate::ports::{IoFailure, XmlSink};
 
 pub struct FsXmlSink {
     root: PathBuf,
+    space: Option<SpaceGuard>,
 }
 
 impl FsXmlSink {
@@ -38,7 +40,13 @@ impl FsXmlSink {
                 }
             }
         }
-        Ok(Self { root })
+        Ok(Self { root, space: None })
+    }
+
+    /// Refuses writes while the folder's file system has less than `reserve_bytes` free.
+    pub fn with_space_reserve(mut self, reserve_bytes: u64) -> Self {
+        self.space = Some(SpaceGuard::new(&self.root, reserve_bytes));
+        self
     }
 
     fn folder(&self, tenant: &KeyName) -> PathBuf {
@@ -100,6 +108,9 @@ async fn blocking<T: Send + 'static>(
 #[async_trait]
 impl XmlSink for FsXmlSink {
     async fn write(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure> {
+        if let Some(space) = &self.space {
+            space.check()?;
+        }
         let path = self.path(tenant, id);
         blocking(move || write_atomically(&path, &xml)).await
     }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::adapters::disk_space::SpaceGuard;
 use crate::domain::client::Client;
 use crate::domain::fields::ClientId;
 use crate::domain::tenant::KeyName;
@@ -26,6 +27,7 @@ const OWED: u8 = b'o';
 pub struct SledClientRepository {
     db: sled::Db,
     flush: Arc<GroupFlush>,
+    space: Option<SpaceGuard>,
 }
 
 fn failure(e: sled::Error) -> IoFailure {
@@ -50,7 +52,17 @@ impl SledClientRepository {
             .open()
             .map_err(failure)?;
         let flush = Arc::new(GroupFlush::new(db.clone()));
-        Ok(Self { db, flush })
+        Ok(Self {
+            db,
+            flush,
+            space: None,
+        })
+    }
+
+    /// Refuses writes while `dir`'s file system has less than `reserve_bytes` free.
+    pub fn with_space_reserve(mut self, dir: &Path, reserve_bytes: u64) -> Self {
+        self.space = Some(SpaceGuard::new(dir, reserve_bytes));
+        self
     }
 
     fn tree(&self, tenant: &KeyName) -> Result<sled::Tree, IoFailure> {
@@ -123,9 +135,37 @@ impl SledClientRepository {
         Ok(trees)
     }
 
-    async fn apply_durably(&self, tenant: &KeyName, batch: sled::Batch) -> Result<(), IoFailure> {
-        self.tree(tenant)?.apply_batch(batch).map_err(failure)?;
-        self.flush.flush().await
+    /// Applies the changes and makes them durable. When the flush fails, the changes are
+    /// undone in memory, so no reader ever sees a write that was refused.
+    async fn apply_durably(
+        &self,
+        tenant: &KeyName,
+        changes: &[([u8; 5], Option<Vec<u8>>)],
+    ) -> Result<(), IoFailure> {
+        if let Some(space) = &self.space {
+            space.check()?;
+        }
+        let tree = self.tree(tenant)?;
+        let mut batch = sled::Batch::default();
+        let mut undo = sled::Batch::default();
+        for (key, value) in changes {
+            match tree.get(key).map_err(failure)? {
+                Some(old) => undo.insert(key, old),
+                None => undo.remove(key),
+            }
+            match value {
+                Some(v) => batch.insert(key, v.as_slice()),
+                None => batch.remove(key),
+            }
+        }
+        tree.apply_batch(batch).map_err(failure)?;
+        if let Err(e) = self.flush.flush().await {
+            if let Err(undo_error) = tree.apply_batch(undo) {
+                tracing::error!(error = %undo_error, "could not undo a write whose flush failed");
+            }
+            return Err(e);
+        }
+        Ok(())
     }
 }
 
@@ -146,17 +186,19 @@ impl ClientRepository for SledClientRepository {
 
     async fn save(&self, tenant: &KeyName, client: &Client) -> Result<(), IoFailure> {
         let bytes = serde_json::to_vec(client).map_err(|e| IoFailure::Failed(e.to_string()))?;
-        let mut batch = sled::Batch::default();
-        batch.insert(&record_key(CLIENT, client.id), bytes);
-        batch.insert(&record_key(OWED, client.id), &[]);
-        self.apply_durably(tenant, batch).await
+        let changes = [
+            (record_key(CLIENT, client.id), Some(bytes)),
+            (record_key(OWED, client.id), Some(Vec::new())),
+        ];
+        self.apply_durably(tenant, &changes).await
     }
 
     async fn delete(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
-        let mut batch = sled::Batch::default();
-        batch.remove(&record_key(CLIENT, id));
-        batch.insert(&record_key(OWED, id), &[]);
-        self.apply_durably(tenant, batch).await
+        let changes = [
+            (record_key(CLIENT, id), None),
+            (record_key(OWED, id), Some(Vec::new())),
+        ];
+        self.apply_durably(tenant, &changes).await
     }
 
     async fn count_by_tenant(&self) -> Result<Vec<(KeyName, u64)>, IoFailure> {

@@ -1,0 +1,172 @@
+//! A full disk: writes that do not fit answer a problem and change nothing; the service
+//! serves again once space is freed; the combiner fails its run and puts its files back.
+//! Needs root (it mounts a small tmpfs), as CI has.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::helpers::{keys_json, write_json, TestApp, KEY_A};
+
+/// A 16 MiB tmpfs, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+            .arg(at)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs needs root: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(at.to_owned())
+    }
+
+    /// Fills the file system to the last byte.
+    fn fill(&self) -> PathBuf {
+        let path = self.0.join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let mut byte = [0u8; 1];
+        while file.write_all(&byte).is_ok() {
+            byte[0] = 1;
+        }
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.ends_with(".xml"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_then_recovers() {
+    let dir = TempDir::new().unwrap();
+    write_json(&dir.path().join("keys.json"), &keys_json());
+    let disk = Tmpfs::mount(&dir.path().join("disk"));
+    let d = disk.0.clone();
+    let env = [
+        ("DATA_DIR", d.join("data")),
+        ("XML_DIR", d.join("out/clients")),
+        ("READY_DIR", d.join("out/ready")),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.to_str().unwrap())).collect();
+    let mut with_reserve = env.clone();
+    with_reserve.push(("MIN_FREE_MB", "1"));
+    let app = TestApp::spawn_in_with(dir, &with_reserve).await;
+    for id in 1..=3 {
+        app.create_client(KEY_A, id, &format!("Kunde {id}")).await;
+    }
+    let xml_dir = d.join("out/clients/TenantA");
+    let before = std::fs::read(xml_dir.join("1.xml")).unwrap();
+
+    let filler = disk.fill();
+    let big = "x".repeat(3900);
+    let attempts: Vec<(Method, &str, serde_json::Value)> = vec![
+        (
+            Method::PUT,
+            "/clients",
+            json!({"client_id": 4, "info": {"Name": "Ny", "SpecRequest": big}}),
+        ),
+        (
+            Method::PATCH,
+            "/clients",
+            json!({"client_id": 1, "info": {"Name": "Endret", "SpecRequest": big}}),
+        ),
+        (
+            Method::PUT,
+            "/clients/zones",
+            json!({"client_id": 1, "zone_id": 9}),
+        ),
+        (Method::DELETE, "/clients", json!({"client_id": 2})),
+    ];
+    for (method, path, body) in attempts {
+        let (s, h, p) = app
+            .send(method.clone(), path, Some(KEY_A), &[], Some(body))
+            .await;
+        assert!(
+            matches!(s.as_u16(), 507 | 503),
+            "{method} {path} on a full disk answered {s}"
+        );
+        assert_eq!(h["content-type"], "application/problem+json");
+        assert!(p["detail"].is_string());
+    }
+    // Nothing changed: not in storage, not in the files, no partial file.
+    assert_eq!(app.get_client(KEY_A, 4).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get_client(KEY_A, 1).await.1["info"]["Name"], "Kunde 1");
+    assert_eq!(app.get_client(KEY_A, 2).await.0, StatusCode::OK);
+    assert_eq!(std::fs::read(xml_dir.join("1.xml")).unwrap(), before);
+    assert!(
+        temp_files(&xml_dir).is_empty(),
+        "{:?}",
+        temp_files(&xml_dir)
+    );
+
+    // Space freed: the same service serves writes again.
+    std::fs::remove_file(&filler).unwrap();
+    let (s, _) = app
+        .call(
+            Method::PATCH,
+            "/clients",
+            json!({"client_id": 1, "info": {"Name": "Endret"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    app.create_client(KEY_A, 4, "Ny").await;
+    assert!(std::fs::read_to_string(xml_dir.join("1.xml"))
+        .unwrap()
+        .contains("<Name>Endret</Name>"));
+
+    // The combiner on a full READY_DIR fails its run and leaves every file in XML_DIR.
+    let share = TempDir::new().unwrap();
+    let pending: Vec<String> = {
+        let mut v: Vec<String> = std::fs::read_dir(&xml_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let filler = disk.fill();
+    let out = Command::new(TestApp::bin())
+        .args(["combine", "--once", "--share", "dir"])
+        .arg("--share-dir")
+        .arg(share.path())
+        .current_dir(app.dir.path())
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a run on a full disk must fail");
+    let mut after: Vec<String> = std::fs::read_dir(&xml_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    after.sort();
+    assert_eq!(after, pending, "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!share.path().join("clients.xml").exists());
+    std::fs::remove_file(&filler).unwrap();
+    drop(app);
+}
