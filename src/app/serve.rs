@@ -103,6 +103,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
     let int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     tokio::spawn(watch_keys(keys.clone(), hangup));
+    tokio::spawn(service.clone().run_file_syncer());
     tokio::spawn(requeue_failed(
         service.clone(),
         keys.clone(),
@@ -119,12 +120,16 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     Server::new_with_acceptor(acceptor)
         .idle_timeout(Duration::from_secs(settings.idle_timeout_secs))
         .run_with_graceful_shutdown(
-            app(service, store, log),
+            app(service.clone(), store, log),
             shutdown_signal(term, int),
             Some(SHUTDOWN_GRACE),
         )
         .await
         .context("the HTTP server failed")?;
+    // The files of the last writes are made durable before leaving (else the next start does).
+    if let Err(e) = service.sync_pending().await {
+        tracing::warn!(error = %e, "could not make the last XML files durable; the next start will");
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -14,7 +14,9 @@ use super::fields::{ClientId, InstallDate, UserNo, ZoneNo};
 use super::import_state::{ImportRecord, ImportStatus};
 use super::tenant::{KeyName, Tenant};
 use super::xml::render_client_document;
-use crate::ports::{ClientRepository, Clock, ImportStateReader, IoFailure, KeyStore, XmlSink};
+use crate::ports::{
+    ClientRepository, Clock, ImportStateReader, IoFailure, KeyStore, OwedMark, XmlSink,
+};
 
 /// Why a request to the service failed. Every variant leaves storage and files unchanged.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,9 @@ pub struct ClientService {
     clock: Arc<dyn Clock>,
     locks: ClientLocks,
     lock_timeout: Duration,
+    /// Files written but not yet fsynced, with the owed marks to clear once they are.
+    unsynced: std::sync::Mutex<Vec<(KeyName, ClientId, OwedMark)>>,
+    sync_wanted: tokio::sync::Notify,
 }
 
 impl ClientService {
@@ -95,6 +100,8 @@ impl ClientService {
             clock,
             locks: ClientLocks::new(4096),
             lock_timeout: Duration::from_secs(5),
+            unsynced: std::sync::Mutex::new(Vec::new()),
+            sync_wanted: tokio::sync::Notify::new(),
         }
     }
 
@@ -318,8 +325,11 @@ impl ClientService {
     }
 
     /// One write: take the client's turn, decide the change from the current state, make it
-    /// durable (with the XML file owed), write the file. A failure at any step leaves
-    /// storage and file as they were. Returns the client as stored (`None` after a delete).
+    /// durable (with the XML file owed), replace the file. A failure at any step leaves
+    /// storage and file as they were. The file's own fsync is left to the file syncer
+    /// ([`Self::run_file_syncer`]): until it has run, the durable owed mark stands for it, and
+    /// a start after a crash writes the file again. Returns the client as stored (`None`
+    /// after a delete).
     async fn write(
         &self,
         tenant: &Tenant,
@@ -330,33 +340,35 @@ impl ClientService {
         let _turn = self.lock(key, id).await?;
         let before = self.load(key, id).await?;
         let change = decide(before.clone())?;
-        match change {
+        let (stored, written) = match change {
             Change::Save(client) => {
                 let client = *client;
                 // Rendered before anything is stored, so a render failure changes nothing.
                 let xml = render(tenant, &client)?;
-                self.repo
+                let mark = self
+                    .repo
                     .save(key, &client)
                     .await
                     .map_err(ServiceError::Storage)?;
-                if let Err(e) = self.xml.write(key, id, xml).await {
-                    self.roll_back(tenant, id, before).await;
-                    return Err(ServiceError::Xml(e));
-                }
-                self.clear_owed(key, id).await;
-                Ok(Some(client))
+                (Some(client), (mark, self.xml.write(key, id, xml).await))
             }
             Change::Delete => {
-                self.repo
+                let mark = self
+                    .repo
                     .delete(key, id)
                     .await
                     .map_err(ServiceError::Storage)?;
-                if let Err(e) = self.xml.remove(key, id).await {
-                    self.roll_back(tenant, id, before).await;
-                    return Err(ServiceError::Xml(e));
-                }
-                self.clear_owed(key, id).await;
-                Ok(None)
+                (None, (mark, self.xml.remove(key, id).await))
+            }
+        };
+        match written {
+            (mark, Ok(())) => {
+                self.owe_sync(key, id, mark);
+                Ok(stored)
+            }
+            (_, Err(e)) => {
+                self.roll_back(tenant, id, before).await;
+                Err(ServiceError::Xml(e))
             }
         }
     }
@@ -371,14 +383,59 @@ impl ClientService {
             None => self.repo.delete(key, id).await,
         };
         match restored {
-            Ok(()) => self.clear_owed(key, id).await,
+            Ok(mark) => self.owe_sync(key, id, mark),
             Err(e) => tracing::error!(key_name = %key, client_id = %id, error = %e,
                 "could not roll back a write whose XML file failed; reconciled at next start"),
         }
     }
 
-    async fn clear_owed(&self, key: &KeyName, id: ClientId) {
-        if let Err(e) = self.repo.clear_owed(key, id).await {
+    /// Hands a written file to the file syncer.
+    fn owe_sync(&self, key: &KeyName, id: ClientId, mark: OwedMark) {
+        if let Ok(mut pending) = self.unsynced.lock() {
+            pending.push((key.clone(), id, mark));
+        }
+        self.sync_wanted.notify_one();
+    }
+
+    /// Makes the written files durable in batches (one fsync per file and per folder,
+    /// shared by every write since the last batch) and then clears their owed marks. Runs
+    /// for the life of the service; the composition root spawns it.
+    pub async fn run_file_syncer(self: Arc<Self>) {
+        loop {
+            self.sync_wanted.notified().await;
+            if let Err(e) = self.sync_pending().await {
+                tracing::error!(error = %e, "could not make XML files durable; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                self.sync_wanted.notify_one();
+            }
+        }
+    }
+
+    /// One batch of the file syncer; on failure the batch stays pending.
+    pub async fn sync_pending(&self) -> Result<usize, ServiceError> {
+        let batch = match self.unsynced.lock() {
+            Ok(mut pending) => std::mem::take(&mut *pending),
+            Err(_) => return Ok(0),
+        };
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let files: Vec<(KeyName, ClientId)> =
+            batch.iter().map(|(k, id, _)| (k.clone(), *id)).collect();
+        if let Err(e) = self.xml.sync(&files).await {
+            if let Ok(mut pending) = self.unsynced.lock() {
+                pending.extend(batch);
+            }
+            return Err(ServiceError::Xml(e));
+        }
+        for (key, id, mark) in &batch {
+            self.clear_owed(key, *id, *mark).await;
+        }
+        Ok(batch.len())
+    }
+
+    async fn clear_owed(&self, key: &KeyName, id: ClientId, mark: OwedMark) {
+        if let Err(e) = self.repo.clear_owed(key, id, mark).await {
             tracing::warn!(key_name = %key, client_id = %id, error = %e,
                 "could not clear the owed-file mark; the file is rewritten at next start");
         }
@@ -400,8 +457,7 @@ impl ClientService {
             .owed_files()
             .await
             .map_err(ServiceError::Storage)?;
-        let mut done = 0;
-        for (key, id) in owed {
+        for (key, id, mark) in owed {
             let Some(tenant) = keys.tenant(&key) else {
                 tracing::warn!(key_name = %key, client_id = %id,
                     "XML file owed for a key that is no longer in the keys file; left for later");
@@ -412,10 +468,10 @@ impl ClientService {
                 Some(client) => self.write_file(&tenant, &client).await?,
                 None => self.xml.remove(&key, id).await.map_err(ServiceError::Xml)?,
             }
-            self.clear_owed(&key, id).await;
-            done += 1;
+            self.owe_sync(&key, id, mark);
         }
-        Ok(done)
+        // Durable before the port opens.
+        self.sync_pending().await
     }
 
     /// Writes again the XML file of every client that Patriot did not confirm (`failed` in
@@ -557,14 +613,13 @@ mod tests {
             .withf(|_, c| c.info.name.as_str() == "New")
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _| Ok(OwedMark(1)));
         let restored = old.clone();
         repo.expect_save()
             .withf(move |_, c| *c == restored)
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
-        repo.expect_clear_owed().times(1).returning(|_, _| Ok(()));
+            .returning(|_, _| Ok(OwedMark(2)));
         let mut xml = MockXmlSink::new();
         xml.expect_write()
             .returning(|_, _, _| Err(IoFailure::NoSpace("disk full".into())));
@@ -588,12 +643,13 @@ mod tests {
     async fn a_failed_xml_write_of_a_new_client_deletes_it_again() {
         let mut repo = MockClientRepository::new();
         repo.expect_get().returning(|_, _| Ok(None));
-        repo.expect_save().times(1).returning(|_, _| Ok(()));
+        repo.expect_save()
+            .times(1)
+            .returning(|_, _| Ok(OwedMark(1)));
         repo.expect_delete()
             .with(eq(KeyName::new("A").unwrap()), eq(id(5)))
             .times(1)
-            .returning(|_, _| Ok(()));
-        repo.expect_clear_owed().returning(|_, _| Ok(()));
+            .returning(|_, _| Ok(OwedMark(2)));
         let mut xml = MockXmlSink::new();
         xml.expect_write()
             .returning(|_, _, _| Err(IoFailure::Failed("read-only".into())));
@@ -633,9 +689,8 @@ mod tests {
         // The first write holds the client's turn for a while.
         repo.expect_save().returning(|_, _| {
             std::thread::sleep(Duration::from_millis(400));
-            Ok(())
+            Ok(OwedMark(1))
         });
-        repo.expect_clear_owed().returning(|_, _| Ok(()));
         let mut xml = MockXmlSink::new();
         xml.expect_write().returning(|_, _, _| Ok(()));
         let service = Arc::new(service(repo, xml).with_lock_timeout(Duration::from_millis(50)));
@@ -664,9 +719,9 @@ mod tests {
         let mut repo = MockClientRepository::new();
         repo.expect_owed_files().returning(|| {
             Ok(vec![
-                (KeyName::new("A").unwrap(), id(1)),
-                (KeyName::new("A").unwrap(), id(2)),
-                (KeyName::new("Gone").unwrap(), id(3)),
+                (KeyName::new("A").unwrap(), id(1), OwedMark(10)),
+                (KeyName::new("A").unwrap(), id(2), OwedMark(20)),
+                (KeyName::new("Gone").unwrap(), id(3), OwedMark(30)),
             ])
         });
         repo.expect_get()
@@ -676,13 +731,13 @@ mod tests {
             .with(eq(KeyName::new("A").unwrap()), eq(id(2)))
             .returning(|_, _| Ok(None));
         repo.expect_clear_owed()
-            .with(eq(KeyName::new("A").unwrap()), eq(id(1)))
+            .with(eq(KeyName::new("A").unwrap()), eq(id(1)), eq(OwedMark(10)))
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         repo.expect_clear_owed()
-            .with(eq(KeyName::new("A").unwrap()), eq(id(2)))
+            .with(eq(KeyName::new("A").unwrap()), eq(id(2)), eq(OwedMark(20)))
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let mut xml = MockXmlSink::new();
         xml.expect_write()
             .withf(|_, i, bytes| *i == id(1) && String::from_utf8_lossy(bytes).contains("Kept"))
@@ -692,11 +747,76 @@ mod tests {
             .withf(|_, i| *i == id(2))
             .times(1)
             .returning(|_, _| Ok(()));
+        // One sync for the whole batch, before any mark is cleared.
+        xml.expect_sync()
+            .withf(|files| files.len() == 2)
+            .times(1)
+            .returning(|_| Ok(()));
         let mut keys = MockKeyStore::new();
         keys.expect_tenant()
             .returning(|k| (k.as_str() == "A").then(|| tenant("A")));
         let done = service(repo, xml).finish_owed_files(&keys).await.unwrap();
         assert_eq!(done, 2);
+    }
+
+    #[tokio::test]
+    async fn written_files_are_synced_in_one_batch_then_their_marks_cleared() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
+        let mut marks = 0;
+        repo.expect_save().times(3).returning(move |_, _| {
+            marks += 1;
+            Ok(OwedMark(marks))
+        });
+        let mut seq = mockall::Sequence::new();
+        let mut xml = MockXmlSink::new();
+        xml.expect_write().times(3).returning(|_, _, _| Ok(()));
+        xml.expect_sync()
+            .withf(|files| files.len() == 3)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        for mark in 1..=3 {
+            repo.expect_clear_owed()
+                .with(
+                    eq(KeyName::new("A").unwrap()),
+                    eq(id(1)),
+                    eq(OwedMark(mark)),
+                )
+                .times(1)
+                .returning(|_, _, _| Ok(()));
+        }
+        let service = service(repo, xml);
+        for _ in 0..3 {
+            service
+                .patch_client(&tenant("A"), id(1), ClientInfoPatch::default())
+                .await
+                .unwrap();
+        }
+        assert_eq!(service.sync_pending().await.unwrap(), 3);
+        assert_eq!(service.sync_pending().await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_failed_sync_keeps_the_marks() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
+        repo.expect_save().returning(|_, _| Ok(OwedMark(7)));
+        repo.expect_clear_owed().never();
+        let mut xml = MockXmlSink::new();
+        xml.expect_write().returning(|_, _, _| Ok(()));
+        xml.expect_sync()
+            .returning(|_| Err(IoFailure::Failed("EIO".into())));
+        let service = service(repo, xml);
+        service
+            .patch_client(&tenant("A"), id(1), ClientInfoPatch::default())
+            .await
+            .unwrap();
+        assert!(service.sync_pending().await.is_err());
+        assert!(
+            service.sync_pending().await.is_err(),
+            "still pending after a failure"
+        );
     }
 
     #[tokio::test]

@@ -29,6 +29,11 @@ impl From<std::io::Error> for IoFailure {
     }
 }
 
+/// Names one write's "XML file owed" mark, so that clearing it never clears the mark of a
+/// later write to the same client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwedMark(pub u64);
+
 /// The clients of every tenant. Each tenant's data is reachable only through its `KeyName`.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
@@ -38,18 +43,24 @@ pub trait ClientRepository: Send + Sync {
 
     /// Stores the client and, in the same atomic write, marks its XML file as owed. MUST return
     /// `Ok` only once both are durable (they survive a `kill -9` the next instant).
-    async fn save(&self, tenant: &KeyName, client: &Client) -> Result<(), IoFailure>;
+    async fn save(&self, tenant: &KeyName, client: &Client) -> Result<OwedMark, IoFailure>;
 
     /// Deletes the client and, in the same atomic write, marks its XML file as owed (to be
     /// removed). MUST return `Ok` only once durable. Deleting a missing client is `Ok`.
-    async fn delete(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure>;
+    async fn delete(&self, tenant: &KeyName, id: ClientId) -> Result<OwedMark, IoFailure>;
 
     /// Every client whose XML file is owed: written by `save`/`delete`, not yet cleared.
-    async fn owed_files(&self) -> Result<Vec<(KeyName, ClientId)>, IoFailure>;
+    async fn owed_files(&self) -> Result<Vec<(KeyName, ClientId, OwedMark)>, IoFailure>;
 
-    /// Clears the owed mark once the XML file matches storage. Need not be durable: a lost
-    /// clear only costs one more rewrite at the next start.
-    async fn clear_owed(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure>;
+    /// Clears the owed mark once the XML file matches storage durably, unless a later write
+    /// has marked the client again. Need not be durable: a lost clear only costs one more
+    /// rewrite at the next start.
+    async fn clear_owed(
+        &self,
+        tenant: &KeyName,
+        id: ClientId,
+        mark: OwedMark,
+    ) -> Result<(), IoFailure>;
 
     /// `Ok` when storage answers (for `GET /healthz`).
     async fn health(&self) -> Result<(), IoFailure>;
@@ -62,12 +73,15 @@ pub trait ClientRepository: Send + Sync {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait XmlSink: Send + Sync {
-    /// Replaces the client's file atomically and durably: a reader sees the old or the new
-    /// file, never a part of one; `Ok` only once the new file is on disk.
+    /// Replaces the client's file atomically: a reader sees the old or the new file, never a
+    /// part of one. The new file is durable only once `sync` has covered it.
     async fn write(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure>;
 
-    /// Removes the client's file durably; `Ok` when it was not there.
+    /// Removes the client's file; `Ok` when it was not there. Durable once `sync` covered it.
     async fn remove(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure>;
+
+    /// Makes the current files (or their absence) of these clients durable.
+    async fn sync(&self, files: &[(KeyName, ClientId)]) -> Result<(), IoFailure>;
 
     /// Whether the client's file is there now.
     async fn exists(&self, tenant: &KeyName, id: ClientId) -> Result<bool, IoFailure>;

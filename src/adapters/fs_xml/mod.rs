@@ -68,6 +68,11 @@ const TEMP_SUFFIX: &str = ".part";
 /// fsync of the folder. The temp file's name does not end in `.xml`, so the combiner never
 /// picks a half-written file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_file(path, bytes, true)
+}
+
+/// As [`write_atomically`]; without `durable`, the fsyncs are left to a later [`sync_files`].
+fn replace_file(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -78,9 +83,37 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    if durable {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
+    if durable {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// Makes files written or removed without their fsyncs durable: each file that exists, then
+/// each folder once (for the renames and removals).
+fn sync_files(paths: &[PathBuf]) -> io::Result<()> {
+    let mut folders = std::collections::BTreeSet::new();
+    for path in paths {
+        match File::open(path) {
+            Ok(file) => file.sync_all()?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(dir) = path.parent() {
+            folders.insert(dir.to_owned());
+        }
+    }
+    for dir in folders {
+        match sync_dir(&dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Makes a rename or removal in `dir` durable.
@@ -112,12 +145,21 @@ impl XmlSink for FsXmlSink {
             space.check()?;
         }
         let path = self.path(tenant, id);
-        blocking(move || write_atomically(&path, &xml)).await
+        blocking(move || replace_file(&path, &xml, false)).await
     }
 
     async fn remove(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
         let path = self.path(tenant, id);
-        blocking(move || remove_durably(&path)).await
+        blocking(move || match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await
+    }
+
+    async fn sync(&self, files: &[(KeyName, ClientId)]) -> Result<(), IoFailure> {
+        let paths: Vec<PathBuf> = files.iter().map(|(t, id)| self.path(t, *id)).collect();
+        blocking(move || sync_files(&paths)).await
     }
 
     async fn exists(&self, tenant: &KeyName, id: ClientId) -> Result<bool, IoFailure> {

@@ -10,7 +10,7 @@ use crate::domain::fields::ClientId;
 use crate::domain::import_state::{ImportRecord, ImportState, LastRun};
 use crate::domain::service::ClientService;
 use crate::domain::tenant::KeyName;
-use crate::ports::{ClientRepository, ImportStateReader, IoFailure, XmlSink};
+use crate::ports::{ClientRepository, ImportStateReader, IoFailure, OwedMark, XmlSink};
 
 struct Offline;
 
@@ -23,16 +23,16 @@ impl ClientRepository for Offline {
     async fn get(&self, _: &KeyName, _: ClientId) -> Result<Option<Client>, IoFailure> {
         offline()
     }
-    async fn save(&self, _: &KeyName, _: &Client) -> Result<(), IoFailure> {
+    async fn save(&self, _: &KeyName, _: &Client) -> Result<OwedMark, IoFailure> {
         offline()
     }
-    async fn delete(&self, _: &KeyName, _: ClientId) -> Result<(), IoFailure> {
+    async fn delete(&self, _: &KeyName, _: ClientId) -> Result<OwedMark, IoFailure> {
         offline()
     }
-    async fn owed_files(&self) -> Result<Vec<(KeyName, ClientId)>, IoFailure> {
+    async fn owed_files(&self) -> Result<Vec<(KeyName, ClientId, OwedMark)>, IoFailure> {
         offline()
     }
-    async fn clear_owed(&self, _: &KeyName, _: ClientId) -> Result<(), IoFailure> {
+    async fn clear_owed(&self, _: &KeyName, _: ClientId, _: OwedMark) -> Result<(), IoFailure> {
         offline()
     }
     async fn health(&self) -> Result<(), IoFailure> {
@@ -55,6 +55,9 @@ impl XmlSink for Offline {
         offline()
     }
     async fn pending_count(&self) -> Result<u64, IoFailure> {
+        offline()
+    }
+    async fn sync(&self, _: &[(KeyName, ClientId)]) -> Result<(), IoFailure> {
         offline()
     }
 }

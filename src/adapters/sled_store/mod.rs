@@ -16,7 +16,7 @@ use crate::adapters::disk_space::SpaceGuard;
 use crate::domain::client::Client;
 use crate::domain::fields::ClientId;
 use crate::domain::tenant::KeyName;
-use crate::ports::{ClientRepository, IoFailure};
+use crate::ports::{ClientRepository, IoFailure, OwedMark};
 
 use group_flush::GroupFlush;
 
@@ -119,6 +119,11 @@ impl SledClientRepository {
         Ok(count)
     }
 
+    /// A fresh mark, unique across restarts (sled persists its id generator).
+    fn next_mark(&self) -> Result<OwedMark, IoFailure> {
+        self.db.generate_id().map(OwedMark).map_err(failure)
+    }
+
     /// Every tenant's tree.
     fn tenant_trees(&self) -> Result<Vec<(KeyName, sled::Tree)>, IoFailure> {
         let mut trees = Vec::new();
@@ -184,21 +189,28 @@ impl ClientRepository for SledClientRepository {
         })
     }
 
-    async fn save(&self, tenant: &KeyName, client: &Client) -> Result<(), IoFailure> {
+    async fn save(&self, tenant: &KeyName, client: &Client) -> Result<OwedMark, IoFailure> {
         let bytes = serde_json::to_vec(client).map_err(|e| IoFailure::Failed(e.to_string()))?;
+        let mark = self.next_mark()?;
         let changes = [
             (record_key(CLIENT, client.id), Some(bytes)),
-            (record_key(OWED, client.id), Some(Vec::new())),
+            (
+                record_key(OWED, client.id),
+                Some(mark.0.to_be_bytes().to_vec()),
+            ),
         ];
-        self.apply_durably(tenant, &changes).await
+        self.apply_durably(tenant, &changes).await?;
+        Ok(mark)
     }
 
-    async fn delete(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
+    async fn delete(&self, tenant: &KeyName, id: ClientId) -> Result<OwedMark, IoFailure> {
+        let mark = self.next_mark()?;
         let changes = [
             (record_key(CLIENT, id), None),
-            (record_key(OWED, id), Some(Vec::new())),
+            (record_key(OWED, id), Some(mark.0.to_be_bytes().to_vec())),
         ];
-        self.apply_durably(tenant, &changes).await
+        self.apply_durably(tenant, &changes).await?;
+        Ok(mark)
     }
 
     async fn count_by_tenant(&self) -> Result<Vec<(KeyName, u64)>, IoFailure> {
@@ -214,27 +226,42 @@ impl ClientRepository for SledClientRepository {
         Ok(counts)
     }
 
-    async fn owed_files(&self) -> Result<Vec<(KeyName, ClientId)>, IoFailure> {
+    async fn owed_files(&self) -> Result<Vec<(KeyName, ClientId, OwedMark)>, IoFailure> {
         let mut owed = Vec::new();
         for (key_name, tree) in self.tenant_trees()? {
             for entry in tree.scan_prefix([OWED]) {
-                let (key, _) = entry.map_err(failure)?;
+                let (key, value) = entry.map_err(failure)?;
                 let id = <[u8; 4]>::try_from(&key[1..])
                     .ok()
                     .and_then(|b| ClientId::new(u32::from_be_bytes(b) as i64).ok());
+                let mark = <[u8; 8]>::try_from(value.as_ref()).map_or(0, u64::from_be_bytes);
                 if let Some(id) = id {
-                    owed.push((key_name.clone(), id));
+                    owed.push((key_name.clone(), id, OwedMark(mark)));
                 }
             }
         }
         Ok(owed)
     }
 
-    async fn clear_owed(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
-        self.tree(tenant)?
-            .remove(record_key(OWED, id))
-            .map(|_| ())
-            .map_err(failure)
+    async fn clear_owed(
+        &self,
+        tenant: &KeyName,
+        id: ClientId,
+        mark: OwedMark,
+    ) -> Result<(), IoFailure> {
+        let key = record_key(OWED, id);
+        let tree = self.tree(tenant)?;
+        let Some(current) = tree.get(key).map_err(failure)? else {
+            return Ok(());
+        };
+        let current_mark = <[u8; 8]>::try_from(current.as_ref()).map_or(0, u64::from_be_bytes);
+        if current_mark == mark.0 {
+            // Compare-and-swap: a write that marks the client meanwhile keeps its mark.
+            let _ = tree
+                .compare_and_swap(key, Some(current), None as Option<&[u8]>)
+                .map_err(failure)?;
+        }
+        Ok(())
     }
 
     async fn health(&self) -> Result<(), IoFailure> {
