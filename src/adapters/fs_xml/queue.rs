@@ -1,5 +1,9 @@
 //! The combiner's side of the per-client files: `XML_DIR` and the staging area under
 //! `READY_DIR`. Claims are renames, so `XML_DIR` and `READY_DIR` must be on one file system.
+//!
+//! Claims, restores and deletions are not fsynced one by one: a rename is atomic, so after a
+//! crash each file is in one of its two places, and the next run's recovery puts a staged
+//! file back. The worst a lost rename or deletion can do is send a client to Patriot twice.
 
 use std::fs;
 use std::io;
@@ -8,7 +12,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{remove_durably, sync_dir, write_atomically};
+use super::write_atomically;
 use crate::ports::{IoFailure, PendingFile, Restored, XmlQueue};
 
 const STAGING: &str = "staging";
@@ -77,19 +81,19 @@ fn read_if_there(path: &Path) -> io::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Renames durably: both folders are synced.
-fn move_durably(from: &Path, to: &Path) -> io::Result<()> {
+/// Renames, creating the target's folder when needed.
+fn move_file(from: &Path, to: &Path) -> io::Result<()> {
     if let Some(parent) = to.parent() {
         fs::create_dir_all(parent)?;
     }
-    fs::rename(from, to)?;
-    if let Some(parent) = to.parent() {
-        sync_dir(parent)?;
+    fs::rename(from, to)
+}
+
+fn remove_if_there(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
-    if let Some(parent) = from.parent() {
-        sync_dir(parent)?;
-    }
-    Ok(())
 }
 
 async fn blocking<T: Send + 'static>(
@@ -132,7 +136,7 @@ impl XmlQueue for FsXmlQueue {
         let from = self.xml_dir.join(rel_path);
         let to = self.staging().join(rel_path);
         blocking(move || {
-            match move_durably(&from, &to) {
+            match move_file(&from, &to) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
                 Err(e) => return Err(e),
@@ -161,10 +165,7 @@ impl XmlQueue for FsXmlQueue {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Restored::Superseded,
                 Err(e) => return Err(e),
             };
-            if let Some(parent) = home.parent() {
-                sync_dir(parent)?;
-            }
-            remove_durably(&staged)?;
+            remove_if_there(&staged)?;
             Ok(outcome)
         })
         .await
@@ -172,7 +173,7 @@ impl XmlQueue for FsXmlQueue {
 
     async fn discard(&self, rel_path: &str) -> Result<(), IoFailure> {
         let staged = self.staging().join(rel_path);
-        blocking(move || remove_durably(&staged)).await
+        blocking(move || remove_if_there(&staged)).await
     }
 
     async fn write_ready(&self, bytes: Vec<u8>) -> Result<(), IoFailure> {
