@@ -72,7 +72,7 @@ pub struct DataSettings {
     pub data_dir: PathBuf,
 
     /// sled's page cache, in MiB: bounds the memory the store uses.
-    #[arg(long, env = "CACHE_MB", default_value_t = 64)]
+    #[arg(long, env = "CACHE_MB", default_value_t = 32)]
     pub cache_mb: u64,
 }
 

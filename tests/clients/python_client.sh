@@ -6,19 +6,12 @@ bin=$(realpath "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=$(mktemp -d)
+server=""
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 python3 -m pip install --quiet --disable-pip-version-check openapi-python-client >/dev/null 2>&1 \
   || python3 -m pip install --quiet openapi-python-client
 openapi-python-client generate --path "$repo/openapi/patriot-api.yaml" \
   --output-path "$work/patriot_client" --meta none >/dev/null
 cd "$work"
-cp "$repo/config/keys.example.json" keys.json
-"$bin" serve --port 0 --key-file keys.json 2> server.log &
-server=$!
-for _ in $(seq 100); do
-  addr=$(grep -o 'listening on http://[0-9.:]*' server.log | head -1 | sed 's/listening on //') || true
-  [ -n "${addr:-}" ] && break
-  sleep 0.1
-done
-[ -n "${addr:-}" ] || { cat server.log; exit 1; }
-PYTHONPATH="$work" python3 "$here/python_smoke.py" "$addr" secure-api-key
+source "$here/start_server.sh"
+PYTHONPATH="$work" python3 "$here/python_smoke.py" "$base" secure-api-key

@@ -157,7 +157,8 @@ fn remove_durably(path: &Path) -> io::Result<()> {
     }
 }
 
-async fn blocking<T: Send + 'static>(
+/// Runs file work on the blocking pool.
+pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> Result<T, IoFailure> {
     tokio::task::spawn_blocking(work)

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::write_atomically;
+use super::{blocking, write_atomically};
 use crate::ports::{IoFailure, PendingFile, Restored, XmlQueue};
 
 const STAGING: &str = "staging";
@@ -94,15 +94,6 @@ fn remove_if_there(path: &Path) -> io::Result<()> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> Result<T, IoFailure> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| IoFailure::Failed(format!("file task failed: {e}")))?
-        .map_err(IoFailure::from)
 }
 
 #[async_trait]
