@@ -190,6 +190,22 @@ impl TestApp {
         (s, v)
     }
 
+    /// The status of a request with a JSON body and key A.
+    pub async fn status(&self, method: Method, path: &str, body: Value) -> StatusCode {
+        self.call(method, path, body).await.0
+    }
+
+    /// The status of a request with a JSON body and `key`.
+    pub async fn status_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> StatusCode {
+        self.call_as(key, method, path, body).await.0
+    }
+
     pub async fn call_as(
         &self,
         key: &str,

@@ -235,9 +235,8 @@ async fn zones_upsert_list_and_delete() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.call(Method::POST, "/clients/zones/list", json!({"client_id": 2}))
-            .await
-            .0,
+        app.status(Method::POST, "/clients/zones/list", json!({"client_id": 2}))
+            .await,
         StatusCode::NOT_FOUND
     );
 }
@@ -246,13 +245,12 @@ async fn zones_upsert_list_and_delete() {
 async fn users_create_read_replace_delete() {
     let app = TestApp::spawn().await;
     assert_eq!(
-        app.call(
+        app.status(
             Method::POST,
             "/clients/users",
             json!({"client_id": 3, "user": user(1, "U1")})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NOT_FOUND
     );
     app.create_client(KEY_A, 3, "Three").await;
@@ -334,23 +332,21 @@ async fn users_create_read_replace_delete() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.call(
+        app.status(
             Method::POST,
             "/clients/users/get",
             json!({"client_id": 3, "user_no": 199})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.call(
+        app.status(
             Method::POST,
             "/clients/users/get",
             json!({"client_id": 3, "user_no": 5})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NOT_FOUND
     );
 
@@ -364,34 +360,31 @@ async fn users_create_read_replace_delete() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(u["user"]["User_Name"], "Changed");
     assert_eq!(
-        app.call(
+        app.status(
             Method::PUT,
             "/clients/users",
             json!({"client_id": 3, "user": user(9, "X")})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NOT_FOUND
     );
 
     assert_eq!(
-        app.call(
+        app.status(
             Method::DELETE,
             "/clients/users",
             json!({"client_id": 3, "user_no": 2})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        app.call(
+        app.status(
             Method::DELETE,
             "/clients/users",
             json!({"client_id": 3, "user_no": 2})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NOT_FOUND
     );
     let (_, c) = app.get_client(KEY_A, 3).await;

@@ -12,36 +12,33 @@ async fn same_client_id_is_two_clients() {
     // B cannot see, change or delete A's client, nor tell that it exists.
     assert_eq!(app.get_client(KEY_B, 1234).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
-        app.call_as(
+        app.status_as(
             KEY_B,
             Method::PATCH,
             "/clients",
             json!({"client_id": 1234, "info": {"Name": "x"}})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.call_as(
+        app.status_as(
             KEY_B,
             Method::DELETE,
             "/clients",
             json!({"client_id": 1234})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.call_as(
+        app.status_as(
             KEY_B,
             Method::PUT,
             "/clients/zones",
             json!({"client_id": 1234, "zone_id": 1})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NOT_FOUND
     );
     // B creates its own 1234: 201, not 200.
@@ -68,14 +65,13 @@ async fn same_client_id_is_two_clients() {
 
     // Deleting B's leaves A's.
     assert_eq!(
-        app.call_as(
+        app.status_as(
             KEY_B,
             Method::DELETE,
             "/clients",
             json!({"client_id": 1234})
         )
-        .await
-        .0,
+        .await,
         StatusCode::NO_CONTENT
     );
     assert_eq!(app.get_client(KEY_A, 1234).await.0, StatusCode::OK);
