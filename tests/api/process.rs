@@ -89,3 +89,43 @@ async fn sigterm_stops_cleanly() {
         .expect("did not stop on SIGTERM");
     assert!(status.success(), "{status:?}");
 }
+
+/// A request still arriving when SIGTERM comes is finished and answered, then the process ends.
+#[tokio::test]
+async fn sigterm_lets_a_request_in_flight_finish() {
+    let mut app = TestApp::spawn().await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
+    let request = app
+        .http
+        .put(format!("{}/clients", app.base))
+        .bearer_auth(KEY_A)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send();
+    let in_flight = tokio::spawn(request);
+    tx.send(Ok(br#"{"client_id": 77, "info": "#.to_vec()))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    unsafe { libc::kill(app.pid(), libc::SIGTERM) };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tx.send(Ok(br#"{"Name": "Sent during shutdown"}}"#.to_vec()))
+        .await
+        .unwrap();
+    drop(tx);
+    let response = in_flight.await.unwrap().expect("answered");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let status = app.wait_exit(Duration::from_secs(15)).expect("stopped");
+    assert!(status.success());
+    assert!(app
+        .xml("TenantA", 77)
+        .unwrap()
+        .contains("Sent during shutdown"));
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
