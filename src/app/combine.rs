@@ -17,7 +17,7 @@ use crate::adapters::fs_xml::FsXmlQueue;
 use crate::adapters::import_state::{StateFileStore, LAST_RUN_FILE};
 use crate::adapters::share::{DirShare, SmbSettings, SmbShare};
 use crate::adapters::systemd;
-use crate::domain::combiner::{Combiner, CombinerConfig, RunFailed, RunReport};
+use crate::domain::combiner::{Combiner, CombinerConfig, RunFailed, RunReport, StopFlag};
 use crate::domain::import_state::LastRun;
 use crate::ports::ImportStateStore;
 use crate::ports::{Clock, ImportShare};
@@ -175,7 +175,9 @@ pub fn next_run(now: DateTime<FixedOffset>, minute: u32) -> DateTime<FixedOffset
 /// What ended a run that a signal may interrupt.
 enum Turn {
     Done(bool),
-    Interrupted,
+    /// SIGTERM came during the run; it stopped early (files put back) or had already passed
+    /// its last point to stop and finished (`true`).
+    Terminated(bool),
 }
 
 pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
@@ -228,7 +230,10 @@ pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
         return match turns.one(&mut term).await? {
             Turn::Done(true) => Ok(()),
             Turn::Done(false) => bail!("the run failed; see {}", settings.combine_log.display()),
-            Turn::Interrupted => bail!("stopped by SIGTERM during a run; staged files put back"),
+            Turn::Terminated(true) => Ok(()),
+            Turn::Terminated(false) => {
+                bail!("stopped by SIGTERM during a run; staged files put back")
+            }
         };
     }
     tracing::info!(
@@ -250,9 +255,15 @@ pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
             }
         }
         // A failed run does not stop the daemon; the next turn retries.
-        if let Turn::Interrupted = turns.one(&mut term).await? {
-            systemd::stopping();
-            bail!("stopped by SIGTERM during a run; staged files put back");
+        match turns.one(&mut term).await? {
+            Turn::Done(_) => {}
+            Turn::Terminated(finished) => {
+                systemd::stopping();
+                if finished {
+                    return Ok(());
+                }
+                bail!("stopped by SIGTERM during a run; staged files put back");
+            }
         }
     }
 }
@@ -285,8 +296,11 @@ impl Turns {
         };
         let started = Instant::now();
         let now = self.clock.now_local();
+        let stop = StopFlag::default();
+        let run = self.combiner.run(&stop);
+        tokio::pin!(run);
         tokio::select! {
-            result = self.combiner.run() => {
+            result = &mut run => {
                 let ok = result.is_ok();
                 let summary = self.logs.record(now, &result, started.elapsed());
                 let last = LastRun {
@@ -300,13 +314,12 @@ impl Turns {
                 Ok(Turn::Done(ok))
             }
             _ = term.recv() => {
-                let restored = self.combiner.recover().await;
-                tracing::warn!(?restored, "SIGTERM during a run: staged files put back");
-                self.logs.runs.append(&format!(
-                    "{} run aborted by SIGTERM; staged files put back",
-                    self.stamp()
-                ));
-                Ok(Turn::Interrupted)
+                // The run stops at its next step and puts its files back itself.
+                stop.stop();
+                let result = run.await;
+                let summary = self.logs.record(now, &result, started.elapsed());
+                tracing::warn!("SIGTERM during a run: {summary}");
+                Ok(Turn::Terminated(result.is_ok()))
             }
         }
     }

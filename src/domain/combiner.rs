@@ -46,6 +46,8 @@ pub struct RunReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error("stopped before it finished")]
+    Stopped,
     #[error("local files: {0}")]
     Local(#[from] IoFailure),
     #[error("share: {0}")]
@@ -57,6 +59,24 @@ pub enum RunError {
 pub struct RunFailed {
     pub report: RunReport,
     pub error: RunError,
+}
+
+/// Asks a run in progress to stop at its next step (SIGTERM); the run then puts its files back.
+#[derive(Debug, Default)]
+pub struct StopFlag(std::sync::atomic::AtomicBool);
+
+impl StopFlag {
+    pub fn stop(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check(&self) -> Result<(), RunError> {
+        if self.0.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(RunError::Stopped)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 pub struct Combiner {
@@ -94,8 +114,9 @@ impl Combiner {
         Ok(staged.len())
     }
 
-    /// One run. Must be called with the run lock held.
-    pub async fn run(&self) -> Result<RunReport, RunFailed> {
+    /// One run. Must be called with the run lock held. Checks `stop` between steps; a
+    /// stopped run puts its claimed files back and fails with `RunError::Stopped`.
+    pub async fn run(&self, stop: &StopFlag) -> Result<RunReport, RunFailed> {
         let mut report = RunReport::default();
         match self.recover().await {
             Ok(n) => report.recovered = n,
@@ -108,16 +129,19 @@ impl Combiner {
         }
         let Some(share) = self.share.clone() else {
             report.dry_run = true;
-            return match self.dry_run(&mut report).await {
+            return match self.dry_run(&mut report, stop).await {
                 Ok(()) => Ok(report),
                 Err(error) => Err(RunFailed { report, error }),
             };
         };
-        let files = match self.pick(true, &mut report).await {
+        let files = match self.pick(true, &mut report, stop).await {
             Ok(files) => files,
             Err(error) => return Err(self.abort(report, error).await),
         };
-        match self.deliver(share.as_ref(), &files, &mut report).await {
+        match self
+            .deliver(share.as_ref(), &files, &mut report, stop)
+            .await
+        {
             Ok(()) => {
                 for file in &files {
                     if let Err(e) = self.queue.discard(&file.rel_path).await {
@@ -139,8 +163,8 @@ impl Combiner {
         RunFailed { report, error }
     }
 
-    async fn dry_run(&self, report: &mut RunReport) -> Result<(), RunError> {
-        let files = self.pick(false, report).await?;
+    async fn dry_run(&self, report: &mut RunReport, stop: &StopFlag) -> Result<(), RunError> {
+        let files = self.pick(false, report, stop).await?;
         let (doc, ids) = combine(&files);
         report.rows = ids.len();
         self.queue.write_ready(doc).await?;
@@ -149,13 +173,19 @@ impl Combiner {
 
     /// Oldest files first, up to the batch size in distinct ids; with `claim`, each taken file
     /// is moved into the staging area. A file that does not parse takes no slot and stays.
-    async fn pick(&self, claim: bool, report: &mut RunReport) -> Result<Vec<BatchFile>, RunError> {
+    async fn pick(
+        &self,
+        claim: bool,
+        report: &mut RunReport,
+        stop: &StopFlag,
+    ) -> Result<Vec<BatchFile>, RunError> {
         let mut ids = HashSet::new();
         let mut files = Vec::new();
         for pending in self.queue.pending().await? {
             if ids.len() >= self.config.max_clients_per_run {
                 break;
             }
+            stop.check()?;
             let rel = pending.rel_path;
             let Some(bytes) = self.queue.read_pending(&rel).await? else {
                 continue;
@@ -198,7 +228,9 @@ impl Combiner {
         share: &dyn ImportShare,
         files: &[BatchFile],
         report: &mut RunReport,
+        stop: &StopFlag,
     ) -> Result<(), RunError> {
+        stop.check()?;
         let now = self.clock.now_local();
         let (doc, ids) = combine(files);
         report.rows = ids.len();
@@ -255,6 +287,8 @@ impl Combiner {
         if files.is_empty() {
             return Ok(());
         }
+        // The last point to stop: past it, the share is changed.
+        stop.check()?;
 
         if remote_modified.is_some() {
             let mut attempt = 0;
@@ -497,7 +531,10 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));
-        let report = combiner(&queue, share, &state).run().await.unwrap();
+        let report = combiner(&queue, share, &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap();
         assert_eq!((report.picked, report.rows, report.uploaded), (2, 2, true));
         assert!(queue.names().is_empty() && queue.staged_names().is_empty());
         let s = state.0.lock().unwrap();
@@ -543,7 +580,10 @@ mod tests {
                     Ok(())
                 }
             });
-            let failed = combiner(&queue, share, &state).run().await.unwrap_err();
+            let failed = combiner(&queue, share, &state)
+                .run(&StopFlag::default())
+                .await
+                .unwrap_err();
             assert!(matches!(failed.error, RunError::Share(_)), "{failing}");
             assert_eq!(queue.names(), ["A/1.xml", "A/2.xml"], "{failing}");
             assert!(queue.staged_names().is_empty(), "{failing}");
@@ -577,7 +617,10 @@ mod tests {
         share
             .expect_write()
             .returning(|_, _| Err(ShareError("disk full".into())));
-        let failed = combiner(&queue, share, &state).run().await.unwrap_err();
+        let failed = combiner(&queue, share, &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap_err();
         assert_eq!(failed.report.failures.len(), 1);
         assert_eq!(failed.report.failures[0].id, "8BAD");
         assert_eq!(failed.report.imported, 1);
@@ -613,7 +656,10 @@ mod tests {
             .with(eq("clients.xml.uploading"), eq("clients.xml"))
             .returning(|_, _| Ok(()));
         share.expect_write().returning(|_, _| Ok(()));
-        let report = combiner(&queue, share, &state).run().await.unwrap();
+        let report = combiner(&queue, share, &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap();
         assert_eq!(
             report.rotated_to.as_deref(),
             Some("clients_20250101_125900_2.xml")
@@ -641,7 +687,10 @@ mod tests {
         share
             .expect_modified()
             .returning(|_| Err(ShareError("down".into())));
-        let failed = combiner(&queue, share, &state).run().await.unwrap_err();
+        let failed = combiner(&queue, share, &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap_err();
         assert_eq!(failed.report.recovered, 2);
         assert_eq!(queue.names(), ["A/1.xml", "A/2.xml", "B/5.xml"]);
         let files = queue.files.lock().unwrap();
@@ -663,7 +712,7 @@ mod tests {
             clock(),
             config(1),
         );
-        let report = combiner.run().await.unwrap();
+        let report = combiner.run(&StopFlag::default()).await.unwrap();
         assert_eq!(report.broken.len(), 1);
         assert_eq!(report.broken[0].0, "A/1.xml");
         assert_eq!(report.rows, 1);
@@ -682,10 +731,32 @@ mod tests {
         share
             .expect_modified()
             .returning(|_| Err(ShareError("unreachable".into())));
-        assert!(combiner(&queue, share, &state).run().await.is_err());
+        assert!(combiner(&queue, share, &state)
+            .run(&StopFlag::default())
+            .await
+            .is_err());
 
-        let report = combiner(&queue, empty_share(), &state).run().await.unwrap();
+        let report = combiner(&queue, empty_share(), &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap();
         assert!(!report.uploaded);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_run_puts_its_files_back_and_leaves_the_share_alone() {
+        let queue = two_files();
+        let state = Arc::new(FakeState::default());
+        let stop = StopFlag::default();
+        stop.stop();
+        let share = MockImportShare::new(); // any call would fail the test
+        let failed = combiner(&queue, share, &state)
+            .run(&stop)
+            .await
+            .unwrap_err();
+        assert!(matches!(failed.error, RunError::Stopped));
+        assert_eq!(queue.names(), ["A/1.xml", "A/2.xml"]);
+        assert!(queue.staged_names().is_empty());
     }
 
     #[tokio::test]
@@ -703,7 +774,7 @@ mod tests {
             },
         );
         let combiner = Combiner::new(queue.clone(), None, state.clone(), clock(), config(300));
-        let report = combiner.run().await.unwrap();
+        let report = combiner.run(&StopFlag::default()).await.unwrap();
         assert!(report.dry_run);
         assert_eq!(report.rows, 2);
         assert_eq!(queue.names().len(), 2);

@@ -405,3 +405,53 @@ fn settings_are_checked_before_anything_runs() {
         ["1P"]
     );
 }
+
+/// SIGTERM during a run: it stops at its next step, every claimed file goes back, the share is
+/// left alone and the exit is non-zero.
+#[test]
+fn sigterm_during_a_run_puts_every_file_back() {
+    let dir = TempDir::new().unwrap();
+    let share = dir.path().join("share");
+    std::fs::create_dir_all(&share).unwrap();
+    let files = 20_000u32;
+    for id in 1..=files {
+        client_file(dir.path(), "T", id, "x", "P");
+    }
+    let mut child = Command::new(TestApp::bin())
+        .args([
+            "combine",
+            "--once",
+            "--share",
+            "dir",
+            "--max-clients-per-run",
+            "20000",
+        ])
+        .arg("--share-dir")
+        .arg(&share)
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run ended before the signal; use more files"
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "a stopped run exits non-zero");
+    let back = std::fs::read_dir(dir.path().join("out/clients/T"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        back as u32,
+        files,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let staged = dir.path().join("ready_for_import/staging/T");
+    assert!(!staged.exists() || std::fs::read_dir(&staged).unwrap().next().is_none());
+    assert!(!share.join("clients.xml").exists());
+    let log = std::fs::read_to_string(dir.path().join("xml_combine.log")).unwrap();
+    assert!(log.contains("stopped before it finished"), "{log}");
+}
