@@ -136,6 +136,47 @@ pub struct Zone {
     pub module_no: Bounded<255>,
 }
 
+impl Zone {
+    /// A zone as a whole (`PUT /clients/zones` replaces it): an omitted area is empty, an
+    /// omitted module number 0.
+    pub fn new(no: ZoneNo, area: Option<ShortText>, module_no: Option<Bounded<255>>) -> Self {
+        Self {
+            no,
+            area: area.unwrap_or_default(),
+            module_no: module_no.unwrap_or_default(),
+        }
+    }
+}
+
+/// A user as sent: number and name are required, every other field takes its default when
+/// omitted (empty texts, order 0, type `U`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub no: UserNo,
+    pub name: Name,
+    pub mobile_no: Option<Phone>,
+    pub mobile_no_order: Option<Bounded<99>>,
+    pub email: Option<Email>,
+    pub user_type: Option<UserType>,
+    pub instructions: Option<LongText>,
+    pub call_order: Option<Bounded<999>>,
+}
+
+impl From<NewUser> for User {
+    fn from(u: NewUser) -> Self {
+        Self {
+            no: u.no,
+            name: u.name,
+            mobile_no: u.mobile_no.unwrap_or_default(),
+            mobile_no_order: u.mobile_no_order.unwrap_or_default(),
+            email: u.email.unwrap_or_default(),
+            user_type: u.user_type.unwrap_or_default(),
+            instructions: u.instructions.unwrap_or_default(),
+            call_order: u.call_order.unwrap_or_default(),
+        }
+    }
+}
+
 /// One contact person of a client. Its number is never the installer's 199.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -158,6 +199,8 @@ pub enum MemberError {
     UserNotFound(u16),
     #[error("user {0} already exists")]
     UserExists(u16),
+    #[error("user 199 is reserved for the installer")]
+    InstallerReserved,
 }
 
 /// A monitored site with everything the alarm centre needs to call about it.
@@ -208,7 +251,17 @@ impl Client {
             .ok_or(MemberError::ZoneNotFound(no.get()))
     }
 
+    /// The installer user 199 is written into every XML row from the keys file; it is never
+    /// stored, so no API user may take its number.
+    fn check_not_installer(user: &User) -> Result<(), MemberError> {
+        if user.no.get() == UserNo::INSTALLER {
+            return Err(MemberError::InstallerReserved);
+        }
+        Ok(())
+    }
+
     pub fn add_user(&mut self, user: User) -> Result<(), MemberError> {
+        Self::check_not_installer(&user)?;
         if self.users.contains_key(&user.no) {
             return Err(MemberError::UserExists(user.no.get()));
         }
@@ -217,6 +270,7 @@ impl Client {
     }
 
     pub fn replace_user(&mut self, user: User) -> Result<(), MemberError> {
+        Self::check_not_installer(&user)?;
         match self.users.get_mut(&user.no) {
             Some(slot) => {
                 *slot = user;
@@ -231,5 +285,57 @@ impl Client {
             .remove(&no)
             .map(|_| ())
             .ok_or(MemberError::UserNotFound(no.get()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        let date = InstallDate::new("2024-01-01".into()).unwrap();
+        let patch = ClientInfoPatch {
+            name: Some(Name::new("A".into()).unwrap()),
+            ..Default::default()
+        };
+        Client::new(
+            ClientId::new(1).unwrap(),
+            date.clone(),
+            ClientInfo::replaced_by(patch, &date).unwrap(),
+        )
+    }
+
+    fn user(no: i64) -> User {
+        NewUser {
+            no: UserNo::new(no).unwrap(),
+            name: Name::new("U".into()).unwrap(),
+            mobile_no: None,
+            mobile_no_order: None,
+            email: None,
+            user_type: None,
+            instructions: None,
+            call_order: None,
+        }
+        .into()
+    }
+
+    #[test]
+    fn the_installer_number_is_never_stored() {
+        let mut c = client();
+        assert_eq!(c.add_user(user(199)), Err(MemberError::InstallerReserved));
+        assert_eq!(
+            c.replace_user(user(199)),
+            Err(MemberError::InstallerReserved)
+        );
+        assert_eq!(c.users().count(), 0);
+    }
+
+    #[test]
+    fn omitted_fields_take_their_defaults() {
+        let u = user(1);
+        assert_eq!(u.user_type.as_char(), 'U');
+        assert_eq!((u.mobile_no.as_str(), u.call_order.get()), ("", 0));
+        let z = Zone::new(ZoneNo::new(3).unwrap(), None, None);
+        assert_eq!((z.area.as_str(), z.module_no.get()), ("", 0));
     }
 }

@@ -6,7 +6,7 @@ use poem_openapi::Object;
 
 use super::json_reader::ObjectReader;
 use super::strict_json::JsonBody;
-use crate::domain::client::{Client, ClientInfo, ClientInfoPatch, User, Zone};
+use crate::domain::client::{Client, ClientInfo, ClientInfoPatch, NewUser, User, Zone};
 use crate::domain::fields::{
     Bounded, ClientId, Email, InstallDate, Phone, Text, UserNo, UserType, ZoneNo,
 };
@@ -626,11 +626,7 @@ impl JsonBody for PutZone {
         r.finish();
         Some(Self {
             id: id?,
-            zone: Zone {
-                no: no?,
-                area: area.unwrap_or_default(),
-                module_no: module_no.unwrap_or_default(),
-            },
+            zone: Zone::new(no?, area, module_no),
         })
     }
 }
@@ -667,16 +663,19 @@ fn read_user(mut r: ObjectReader<'_>) -> Option<User> {
     let instructions = r.string("Instructions", Text::new);
     let call_order = r.integer("CallOrder", Bounded::new);
     r.finish();
-    Some(User {
-        no: no?,
-        name: name?,
-        mobile_no: mobile_no.unwrap_or_default(),
-        mobile_no_order: mobile_no_order.unwrap_or_default(),
-        email: email.unwrap_or_default(),
-        user_type: user_type.unwrap_or_default(),
-        instructions: instructions.unwrap_or_default(),
-        call_order: call_order.unwrap_or_default(),
-    })
+    Some(
+        NewUser {
+            no: no?,
+            name: name?,
+            mobile_no,
+            mobile_no_order,
+            email,
+            user_type,
+            instructions,
+            call_order,
+        }
+        .into(),
+    )
 }
 
 /// `POST`/`PUT /clients/users`: a whole user.

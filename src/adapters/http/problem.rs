@@ -245,6 +245,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Member(e @ MemberError::UserExists(_)) => {
                 Self::Conflict(problem(StatusCode::CONFLICT, e.to_string()), None)
             }
+            ServiceError::Member(MemberError::InstallerReserved) => {
+                Self::invalid(&ValidationErrors::single(
+                    "user.UserNo",
+                    MemberError::InstallerReserved.to_string(),
+                ))
+            }
             ServiceError::Locked => Self::Conflict(
                 problem(
                     StatusCode::CONFLICT,
