@@ -106,7 +106,7 @@ impl Combiner {
     }
 
     /// Puts back every staged file (a dead run's, or an aborted one's). Returns how many.
-    pub async fn recover(&self) -> Result<usize, IoFailure> {
+    async fn recover(&self) -> Result<usize, IoFailure> {
         let staged = self.queue.staged().await?;
         for rel in &staged {
             self.queue.restore(rel).await?;

@@ -1,0 +1,25 @@
+# Sourced first by the scripts here, with the binary's path as $1: sets $bin, $here, $repo and
+# a temporary $work folder removed on exit, and defines start_server.
+# shellcheck shell=bash
+bin=$(realpath "$1")
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+work=$(mktemp -d)
+server=""
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+# Starts `$bin serve` on a free port in $work with the example keys; sets $server (its pid)
+# and $base (http://host:port).
+start_server() {
+  cd "$work"
+  cp "$repo/config/keys.example.json" keys.json
+  "$bin" serve --port 0 --key-file keys.json 2> server.log &
+  server=$!
+  base=""
+  for _ in $(seq 100); do
+    base=$(grep -o 'listening on http://[0-9.:]*' server.log | head -1 | sed 's/listening on //') || true
+    [ -n "$base" ] && break
+    sleep 0.1
+  done
+  [ -n "$base" ] || { cat server.log; exit 1; }
+}
