@@ -288,21 +288,24 @@ impl Client {
     }
 }
 
+/// A client for the unit tests of every layer: id `id`, name `name`, created 2024-01-01.
+#[cfg(test)]
+pub fn sample_client(id: i64, name: &str) -> Client {
+    let date = InstallDate::new("2024-01-01".into()).unwrap();
+    let patch = ClientInfoPatch {
+        name: Some(Name::new(name.into()).unwrap()),
+        ..Default::default()
+    };
+    let info = ClientInfo::replaced_by(patch, &date).unwrap();
+    Client::new(ClientId::new(id).unwrap(), date, info)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn client() -> Client {
-        let date = InstallDate::new("2024-01-01".into()).unwrap();
-        let patch = ClientInfoPatch {
-            name: Some(Name::new("A".into()).unwrap()),
-            ..Default::default()
-        };
-        Client::new(
-            ClientId::new(1).unwrap(),
-            date.clone(),
-            ClientInfo::replaced_by(patch, &date).unwrap(),
-        )
+        sample_client(1, "A")
     }
 
     fn user(no: i64) -> User {

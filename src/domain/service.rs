@@ -572,16 +572,7 @@ mod tests {
     }
 
     fn client(n: i64, name: &str) -> Client {
-        let date = InstallDate::new("2024-01-01".into()).unwrap();
-        let patch = ClientInfoPatch {
-            name: Some(Name::new(name.into()).unwrap()),
-            ..Default::default()
-        };
-        Client::new(
-            id(n),
-            date.clone(),
-            ClientInfo::replaced_by(patch, &date).unwrap(),
-        )
+        crate::domain::client::sample_client(n, name)
     }
 
     fn clock() -> MockClock {

@@ -204,30 +204,22 @@ async fn zones_upsert_list_and_delete() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(by_body, expected);
 
-    let (s, _) = app
-        .call(
-            Method::DELETE,
-            "/clients/zones",
+    let deletes = [
+        (
             json!({"client_id": 1, "zone_id": 1}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, _) = app
-        .call(
-            Method::DELETE,
-            "/clients/zones",
-            json!({"client_id": 1, "zone_id": 1}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, _) = app
-        .call(
-            Method::DELETE,
-            "/clients/zones",
-            json!({"client_id": 2, "zone_id": 1}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+            StatusCode::NO_CONTENT,
+        ),
+        (json!({"client_id": 1, "zone_id": 1}), StatusCode::NOT_FOUND),
+        (json!({"client_id": 2, "zone_id": 1}), StatusCode::NOT_FOUND),
+    ];
+    for (body, expected) in deletes {
+        assert_eq!(
+            app.status(Method::DELETE, "/clients/zones", body.clone())
+                .await,
+            expected,
+            "{body}"
+        );
+    }
     assert_eq!(
         app.get_as(KEY_A, "/clients/zones", &[("X-Client-Id", "2")])
             .await

@@ -289,20 +289,9 @@ impl ClientRepository for SledClientRepository {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::client::{ClientInfo, ClientInfoPatch};
-    use crate::domain::fields::{InstallDate, Text};
 
     fn client() -> Client {
-        let date = InstallDate::new("2024-01-01".into()).unwrap();
-        let patch = ClientInfoPatch {
-            name: Some(Text::new("Ola æøå".into()).unwrap()),
-            ..Default::default()
-        };
-        Client::new(
-            ClientId::new(9).unwrap(),
-            date.clone(),
-            ClientInfo::replaced_by(patch, &date).unwrap(),
-        )
+        crate::domain::client::sample_client(9, "Ola æøå")
     }
 
     #[test]
