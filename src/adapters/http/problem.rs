@@ -263,3 +263,40 @@ impl From<ServiceError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use poem::IntoResponse;
+
+    use super::*;
+
+    #[test]
+    fn a_locked_client_answers_409_with_retry_after() {
+        let response = ApiError::from(ServiceError::Locked).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(response.headers()["retry-after"], "1");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+
+    #[test]
+    fn storage_failures_say_nothing_about_internals() {
+        for (failure, status) in [
+            (
+                IoFailure::NoSpace("/secret/path".into()),
+                StatusCode::INSUFFICIENT_STORAGE,
+            ),
+            (
+                IoFailure::Failed("/secret/path".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ] {
+            let response = ApiError::from(ServiceError::Storage(failure)).into_response();
+            assert_eq!(response.status(), status);
+        }
+        let body = ApiError::from(ServiceError::Xml(IoFailure::Failed("/secret/path".into())));
+        assert!(!format!("{body:?}").contains("secret"));
+    }
+}
