@@ -431,6 +431,11 @@ impl ClientService {
         for (key, id, mark) in &batch {
             self.clear_owed(key, *id, *mark).await;
         }
+        // Cleared marks made durable too, in the background: after a crash, only the files
+        // of the last moments are written again.
+        if let Err(e) = self.repo.flush().await {
+            tracing::warn!(error = %e, "could not make cleared owed marks durable; files are rewritten at next start");
+        }
         Ok(batch.len())
     }
 
@@ -743,6 +748,7 @@ mod tests {
             .withf(|files| files.len() == 2)
             .times(1)
             .returning(|_| Ok(()));
+        repo.expect_flush().times(1).returning(|| Ok(()));
         let mut keys = MockKeyStore::new();
         keys.expect_tenant()
             .returning(|k| (k.as_str() == "A").then(|| tenant("A")));
@@ -767,6 +773,8 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
+        // The cleared marks are made durable once for the batch.
+        repo.expect_flush().times(1).returning(|| Ok(()));
         for mark in 1..=3 {
             repo.expect_clear_owed()
                 .with(

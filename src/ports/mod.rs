@@ -62,6 +62,10 @@ pub trait ClientRepository: Send + Sync {
         mark: OwedMark,
     ) -> Result<(), IoFailure>;
 
+    /// Makes every change so far durable, cleared owed marks included (so that a restart
+    /// does not write again files that are already in place).
+    async fn flush(&self) -> Result<(), IoFailure>;
+
     /// `Ok` when storage answers (for `GET /healthz`).
     async fn health(&self) -> Result<(), IoFailure>;
 

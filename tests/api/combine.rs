@@ -184,7 +184,7 @@ async fn patriots_results_set_the_state_and_failed_clients_are_sent_again() {
     assert!(errors.contains("2BASE11"));
 
     // The API sends the failed client again (its file comes back); the imported ones stay.
-    let restarted = TestApp::spawn_in_with(app.kill(), &[("REQUEUE_INTERVAL_SECS", "1")]).await;
+    let restarted = TestApp::spawn_in_with(app.stop(), &[("REQUEUE_INTERVAL_SECS", "1")]).await;
     for _ in 0..50 {
         if restarted.xml("TenantA", 2).is_some() {
             break;

@@ -138,6 +138,16 @@ impl TestApp {
         std::mem::replace(&mut self.dir, TempDir::new().unwrap())
     }
 
+    /// SIGTERM, as systemd stops the service: requests finish, files are made durable.
+    pub fn stop(mut self) -> TempDir {
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let status = self
+            .wait_exit(Duration::from_secs(15))
+            .expect("stops on SIGTERM");
+        assert!(status.success(), "{status:?}");
+        std::mem::replace(&mut self.dir, TempDir::new().unwrap())
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }

@@ -35,6 +35,9 @@ impl ClientRepository for Offline {
     async fn clear_owed(&self, _: &KeyName, _: ClientId, _: OwedMark) -> Result<(), IoFailure> {
         offline()
     }
+    async fn flush(&self) -> Result<(), IoFailure> {
+        offline()
+    }
     async fn health(&self) -> Result<(), IoFailure> {
         offline()
     }

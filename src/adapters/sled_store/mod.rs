@@ -280,6 +280,10 @@ impl ClientRepository for SledClientRepository {
         Ok(())
     }
 
+    async fn flush(&self) -> Result<(), IoFailure> {
+        self.flush.flush().await
+    }
+
     async fn health(&self) -> Result<(), IoFailure> {
         // A read through the whole stack: fails when the database has failed.
         self.db.get(b"health").map(|_| ()).map_err(failure)
