@@ -4,30 +4,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{bail, Context};
-use serde::{Deserialize, Serialize};
-
 use super::settings::DataSettings;
+use crate::adapters::export_file;
 use crate::adapters::sled_store::SledClientRepository;
-use crate::domain::client::Client;
-use crate::domain::tenant::KeyName;
-
-const FORMAT: &str = "patriot-api-export";
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Export {
-    format: String,
-    version: u32,
-    tenants: Vec<TenantExport>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TenantExport {
-    key_name: String,
-    clients: Vec<Client>,
-}
+use anyhow::{bail, Context};
 
 fn open(data: &DataSettings) -> anyhow::Result<SledClientRepository> {
     let data_dir = &data.data_dir;
@@ -49,19 +29,7 @@ pub fn export(data: &DataSettings, output: Option<&Path>) -> anyhow::Result<()> 
         .export_all()
         .map_err(|e| anyhow::anyhow!("cannot read the database: {e}"))?;
     let count: usize = tenants.iter().map(|(_, c)| c.len()).sum();
-    let export = Export {
-        format: FORMAT.into(),
-        version: 1,
-        tenants: tenants
-            .into_iter()
-            .map(|(key_name, clients)| TenantExport {
-                key_name: key_name.as_str().to_owned(),
-                clients,
-            })
-            .collect(),
-    };
-    let mut json = serde_json::to_vec_pretty(&export)?;
-    json.push(b'\n');
+    let json = export_file::to_json(&tenants).map_err(|e| anyhow::anyhow!("{e}"))?;
     match output {
         Some(path) => crate::adapters::fs_xml::write_atomically(path, &json)
             .with_context(|| format!("cannot write {}", path.display()))?,
@@ -74,17 +42,8 @@ pub fn export(data: &DataSettings, output: Option<&Path>) -> anyhow::Result<()> 
 /// Loads an export into an empty `DATA_DIR`.
 pub fn import(data: &DataSettings, input: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
-    let export: Export = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a valid export", input.display()))?;
-    if export.format != FORMAT || export.version != 1 {
-        bail!("{} is not a version 1 {FORMAT} file", input.display());
-    }
-    let mut tenants = Vec::with_capacity(export.tenants.len());
-    for tenant in export.tenants {
-        let key_name = KeyName::new(&tenant.key_name)
-            .map_err(|e| anyhow::anyhow!("key_name {:?} {e}", tenant.key_name))?;
-        tenants.push((key_name, tenant.clients));
-    }
+    let tenants = export_file::from_json(&bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid export: {e}", input.display()))?;
     let data_dir = &data.data_dir;
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create DATA_DIR {}", data_dir.display()))?;

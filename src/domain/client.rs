@@ -3,191 +3,135 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use super::field_set::{field_set, MissingField, PartialFields};
+use super::fields::{ClientId, InstallDate, UserNo, ZoneNo};
 
-use super::fields::{
-    Bounded, ClientId, Email, InstallDate, LongText, Name, Phone, PostCode, ShortText, UserNo,
-    UserType, ZoneNo,
-};
-
-/// The `info` block of a client, every field valid and filled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientInfo {
-    pub name: Name,
-    pub alias: ShortText,
-    pub location: ShortText,
-    pub area_code: PostCode,
-    pub area: ShortText,
-    pub bus_phone: Phone,
-    pub email: Email,
-    pub ok_password: ShortText,
-    pub spec_request: LongText,
-    pub no_sigs_mon: Bounded<255>,
-    pub since_days: Bounded<999>,
-    pub since_hrs: Bounded<23>,
-    pub since_mins: Bounded<59>,
-    pub reset_nosigs_ignored: bool,
-    pub reset_nosigs_days: Bounded<999>,
-    pub reset_nosigs_hrs: Bounded<23>,
-    pub reset_nosigs_mins: Bounded<59>,
-    pub install_date_time: InstallDate,
-    pub panel_name: ShortText,
-    pub panel_site: ShortText,
-    pub keypad_location: ShortText,
-    pub sp_page: LongText,
+/// The info fields of a client, declared once: Rust name, type (with its rule), the name that
+/// the JSON key and the XML tag share, and the default when a PUT omits it. The order is the
+/// contract's (`api.md` §3) and the XML's. Expands `$callback! { $args… ClientInfo /
+/// ClientInfoPatch { … } }`; the domain builds the records with [`field_set`], the HTTP adapter
+/// its schemas.
+macro_rules! client_info_fields {
+    ($callback:ident $(, $arg:tt)*) => {
+        $callback! { $($arg)*
+            /// The `info` block of a client, every field valid and filled.
+            ClientInfo /
+            /// Any subset of the info fields, each already valid: the input of PUT (replace)
+            /// and PATCH (merge).
+            ClientInfoPatch {
+                /// The client's name.
+                name: $crate::domain::fields::Name = "Name", required;
+                alias: $crate::domain::fields::ShortText = "Alias", default;
+                /// Street address.
+                location: $crate::domain::fields::ShortText = "Location", default;
+                /// Post code.
+                area_code: $crate::domain::fields::PostCode = "area_code", default;
+                /// Town.
+                area: $crate::domain::fields::ShortText = "area", default;
+                /// Empty, or an optional `+` then digits, spaces or `-` (3–20 digits).
+                bus_phone: $crate::domain::fields::Phone = "BusPhone", default;
+                /// Empty, or `local@domain.tld`.
+                email: $crate::domain::fields::Email = "Email", default;
+                ok_password: $crate::domain::fields::ShortText = "OKPassword", default;
+                spec_request: $crate::domain::fields::LongText = "SpecRequest", default;
+                no_sigs_mon: $crate::domain::fields::Bounded<255> = "NoSigsMon", default;
+                since_days: $crate::domain::fields::Bounded<999> = "SinceDays", default;
+                since_hrs: $crate::domain::fields::Bounded<23> = "SinceHrs", default;
+                since_mins: $crate::domain::fields::Bounded<59> = "SinceMins", default;
+                reset_nosigs_ignored: bool = "ResetNosigsIgnored", default;
+                reset_nosigs_days: $crate::domain::fields::Bounded<999> = "ResetNosigsDays", default;
+                reset_nosigs_hrs: $crate::domain::fields::Bounded<23> = "ResetNosigsHrs", default;
+                reset_nosigs_mins: $crate::domain::fields::Bounded<59> = "ResetNosigsMins", default;
+                /// A real date `YYYY-MM-DD` (or `YYYY-MM-DDTHH:MM:SS`); defaults to the day the
+                /// client was created.
+                install_date_time: $crate::domain::fields::InstallDate = "InstallDateTime", given;
+                panel_name: $crate::domain::fields::ShortText = "PanelName", default;
+                panel_site: $crate::domain::fields::ShortText = "PanelSite", default;
+                keypad_location: $crate::domain::fields::ShortText = "KeypadLocation", default;
+                sp_page: $crate::domain::fields::LongText = "SPPage", default;
+            }
+        }
+    };
 }
 
-/// Any subset of the info fields, each already valid: the input of PUT (replace) and PATCH (merge).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientInfoPatch {
-    pub name: Option<Name>,
-    pub alias: Option<ShortText>,
-    pub location: Option<ShortText>,
-    pub area_code: Option<PostCode>,
-    pub area: Option<ShortText>,
-    pub bus_phone: Option<Phone>,
-    pub email: Option<Email>,
-    pub ok_password: Option<ShortText>,
-    pub spec_request: Option<LongText>,
-    pub no_sigs_mon: Option<Bounded<255>>,
-    pub since_days: Option<Bounded<999>>,
-    pub since_hrs: Option<Bounded<23>>,
-    pub since_mins: Option<Bounded<59>>,
-    pub reset_nosigs_ignored: Option<bool>,
-    pub reset_nosigs_days: Option<Bounded<999>>,
-    pub reset_nosigs_hrs: Option<Bounded<23>>,
-    pub reset_nosigs_mins: Option<Bounded<59>>,
-    pub install_date_time: Option<InstallDate>,
-    pub panel_name: Option<ShortText>,
-    pub panel_site: Option<ShortText>,
-    pub keypad_location: Option<ShortText>,
-    pub sp_page: Option<LongText>,
+/// The fields of a zone, declared once (see [`client_info_fields`]).
+macro_rules! zone_fields {
+    ($callback:ident $(, $arg:tt)*) => {
+        $callback! { $($arg)*
+            /// One zone (detector group) of a client.
+            Zone /
+            /// A zone as sent: any subset of its fields.
+            ZoneParts {
+                /// 1–999.
+                no: $crate::domain::fields::ZoneNo = "Zone_No", required;
+                /// Where the zone is; may be empty.
+                area: $crate::domain::fields::ShortText = "Zone_area", default;
+                module_no: $crate::domain::fields::Bounded<255> = "ModuleNo", default;
+            }
+        }
+    };
 }
+
+/// The fields of a contact user, declared once (see [`client_info_fields`]).
+macro_rules! user_fields {
+    ($callback:ident $(, $arg:tt)*) => {
+        $callback! { $($arg)*
+            /// One contact person of a client. Its number is never the installer's 199.
+            User /
+            /// A user as sent: number and name are required, every other field takes its
+            /// default when omitted (empty texts, order 0, type `U`).
+            NewUser {
+                /// 1–999, not 199 (reserved for the installer).
+                no: $crate::domain::fields::UserNo = "UserNo", required;
+                name: $crate::domain::fields::Name = "User_Name", required;
+                /// Empty, or an optional `+` then digits, spaces or `-` (3–20 digits).
+                mobile_no: $crate::domain::fields::Phone = "MobileNo", default;
+                mobile_no_order: $crate::domain::fields::Bounded<99> = "MobileNoOrder", default;
+                /// Empty, or `local@domain.tld`.
+                email: $crate::domain::fields::Email = "Email", default;
+                /// One letter A–Z; defaults to `U`.
+                user_type: $crate::domain::fields::UserType = "Type", default;
+                instructions: $crate::domain::fields::LongText = "Instructions", default;
+                call_order: $crate::domain::fields::Bounded<999> = "CallOrder", default;
+            }
+        }
+    };
+}
+
+pub(crate) use {client_info_fields, user_fields, zone_fields};
+
+client_info_fields!(field_set);
+zone_fields!(field_set);
+user_fields!(field_set);
 
 impl ClientInfo {
     /// The info of a PUT: every omitted field takes its default, the install date defaults to
-    /// the day the client was created. `None` when `Name` is missing (it is required on PUT).
-    pub fn replaced_by(patch: ClientInfoPatch, created_on: &InstallDate) -> Option<Self> {
-        let p = patch;
-        Some(Self {
-            name: p.name?,
-            alias: p.alias.unwrap_or_default(),
-            location: p.location.unwrap_or_default(),
-            area_code: p.area_code.unwrap_or_default(),
-            area: p.area.unwrap_or_default(),
-            bus_phone: p.bus_phone.unwrap_or_default(),
-            email: p.email.unwrap_or_default(),
-            ok_password: p.ok_password.unwrap_or_default(),
-            spec_request: p.spec_request.unwrap_or_default(),
-            no_sigs_mon: p.no_sigs_mon.unwrap_or_default(),
-            since_days: p.since_days.unwrap_or_default(),
-            since_hrs: p.since_hrs.unwrap_or_default(),
-            since_mins: p.since_mins.unwrap_or_default(),
-            reset_nosigs_ignored: p.reset_nosigs_ignored.unwrap_or_default(),
-            reset_nosigs_days: p.reset_nosigs_days.unwrap_or_default(),
-            reset_nosigs_hrs: p.reset_nosigs_hrs.unwrap_or_default(),
-            reset_nosigs_mins: p.reset_nosigs_mins.unwrap_or_default(),
-            install_date_time: p.install_date_time.unwrap_or_else(|| created_on.clone()),
-            panel_name: p.panel_name.unwrap_or_default(),
-            panel_site: p.panel_site.unwrap_or_default(),
-            keypad_location: p.keypad_location.unwrap_or_default(),
-            sp_page: p.sp_page.unwrap_or_default(),
-        })
+    /// the day the client was created. `Name` is required on every PUT.
+    pub fn replaced_by(
+        mut patch: ClientInfoPatch,
+        created_on: &InstallDate,
+    ) -> Result<Self, MissingField> {
+        patch
+            .install_date_time
+            .get_or_insert_with(|| created_on.clone());
+        patch.complete()
     }
-
-    /// The info of a PATCH: only the fields sent change.
-    pub fn merge(&mut self, patch: ClientInfoPatch) {
-        fn set<T>(slot: &mut T, value: Option<T>) {
-            if let Some(v) = value {
-                *slot = v;
-            }
-        }
-        let p = patch;
-        set(&mut self.name, p.name);
-        set(&mut self.alias, p.alias);
-        set(&mut self.location, p.location);
-        set(&mut self.area_code, p.area_code);
-        set(&mut self.area, p.area);
-        set(&mut self.bus_phone, p.bus_phone);
-        set(&mut self.email, p.email);
-        set(&mut self.ok_password, p.ok_password);
-        set(&mut self.spec_request, p.spec_request);
-        set(&mut self.no_sigs_mon, p.no_sigs_mon);
-        set(&mut self.since_days, p.since_days);
-        set(&mut self.since_hrs, p.since_hrs);
-        set(&mut self.since_mins, p.since_mins);
-        set(&mut self.reset_nosigs_ignored, p.reset_nosigs_ignored);
-        set(&mut self.reset_nosigs_days, p.reset_nosigs_days);
-        set(&mut self.reset_nosigs_hrs, p.reset_nosigs_hrs);
-        set(&mut self.reset_nosigs_mins, p.reset_nosigs_mins);
-        set(&mut self.install_date_time, p.install_date_time);
-        set(&mut self.panel_name, p.panel_name);
-        set(&mut self.panel_site, p.panel_site);
-        set(&mut self.keypad_location, p.keypad_location);
-        set(&mut self.sp_page, p.sp_page);
-    }
-}
-
-/// One zone (detector group) of a client.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Zone {
-    pub no: ZoneNo,
-    pub area: ShortText,
-    pub module_no: Bounded<255>,
 }
 
 impl Zone {
     /// A zone as a whole (`PUT /clients/zones` replaces it): an omitted area is empty, an
     /// omitted module number 0.
-    pub fn new(no: ZoneNo, area: Option<ShortText>, module_no: Option<Bounded<255>>) -> Self {
+    pub fn new(
+        no: ZoneNo,
+        area: Option<super::fields::ShortText>,
+        module_no: Option<super::fields::Bounded<255>>,
+    ) -> Self {
         Self {
             no,
             area: area.unwrap_or_default(),
             module_no: module_no.unwrap_or_default(),
         }
     }
-}
-
-/// A user as sent: number and name are required, every other field takes its default when
-/// omitted (empty texts, order 0, type `U`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewUser {
-    pub no: UserNo,
-    pub name: Name,
-    pub mobile_no: Option<Phone>,
-    pub mobile_no_order: Option<Bounded<99>>,
-    pub email: Option<Email>,
-    pub user_type: Option<UserType>,
-    pub instructions: Option<LongText>,
-    pub call_order: Option<Bounded<999>>,
-}
-
-impl From<NewUser> for User {
-    fn from(u: NewUser) -> Self {
-        Self {
-            no: u.no,
-            name: u.name,
-            mobile_no: u.mobile_no.unwrap_or_default(),
-            mobile_no_order: u.mobile_no_order.unwrap_or_default(),
-            email: u.email.unwrap_or_default(),
-            user_type: u.user_type.unwrap_or_default(),
-            instructions: u.instructions.unwrap_or_default(),
-            call_order: u.call_order.unwrap_or_default(),
-        }
-    }
-}
-
-/// One contact person of a client. Its number is never the installer's 199.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    pub no: UserNo,
-    pub name: Name,
-    pub mobile_no: Phone,
-    pub mobile_no_order: Bounded<99>,
-    pub email: Email,
-    pub user_type: UserType,
-    pub instructions: LongText,
-    pub call_order: Bounded<999>,
 }
 
 /// Why a change to a client's zones or users was refused.
@@ -204,7 +148,7 @@ pub enum MemberError {
 }
 
 /// A monitored site with everything the alarm centre needs to call about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: ClientId,
     /// The day the client was first stored: the default `InstallDateTime` of every later PUT.
@@ -293,11 +237,70 @@ impl Client {
 pub fn sample_client(id: i64, name: &str) -> Client {
     let date = InstallDate::new("2024-01-01".into()).unwrap();
     let patch = ClientInfoPatch {
-        name: Some(Name::new(name.into()).unwrap()),
+        name: Some(super::fields::Name::new(name.into()).unwrap()),
         ..Default::default()
     };
     let info = ClientInfo::replaced_by(patch, &date).unwrap();
     Client::new(ClientId::new(id).unwrap(), date, info)
+}
+
+/// A client with every field away from its default, two zones and two users: the golden
+/// records and exports hold this client.
+#[cfg(test)]
+pub fn sample_client_full() -> Client {
+    use super::fields::{FieldType, FieldValue};
+    let t = |v: &str| FieldValue::Text(v.to_owned().into());
+    let n = FieldValue::Integer;
+    let info = ClientInfoPatch::from_named([
+        ("Name", t("Ola Nordmann & Sønn <AS>")),
+        ("Alias", t("Ola")),
+        ("Location", t("Produksjonsveien 13")),
+        ("area_code", t("1604")),
+        ("area", t("Fredrikstad")),
+        ("BusPhone", t("+47 69 31 00 00")),
+        ("Email", t("post@ostsik.no")),
+        ("OKPassword", t("franzjäger")),
+        ("SpecRequest", t("Linje 1\r\nLinje 2 æøå")),
+        ("NoSigsMon", n(1)),
+        ("SinceDays", n(2)),
+        ("SinceHrs", n(3)),
+        ("SinceMins", n(30)),
+        ("ResetNosigsIgnored", FieldValue::Flag(true)),
+        ("ResetNosigsDays", n(7)),
+        ("ResetNosigsHrs", n(8)),
+        ("ResetNosigsMins", n(9)),
+        ("InstallDateTime", t("2023-02-20T12:30:00")),
+        ("PanelName", t("Ajax")),
+        ("PanelSite", t("Stue")),
+        ("KeypadLocation", t("Inngang")),
+        ("SPPage", t("Ekstra informasjon 🚨")),
+    ])
+    .unwrap();
+    let created = InstallDate::new("2024-01-01".into()).unwrap();
+    let info = ClientInfo::replaced_by(info, &created).unwrap();
+    let mut client = Client::new(ClientId::new(4_294_967_295).unwrap(), created, info);
+    for (no, area, module) in [(2, "Stue", 0), (1, "Inngang", 255)] {
+        client.put_zone(Zone::new(
+            ZoneNo::new(no).unwrap(),
+            Some(super::fields::ShortText::from_value(t(area)).unwrap()),
+            Some(super::fields::Bounded::new(module).unwrap()),
+        ));
+    }
+    for (no, name, kind) in [(200, "Siste Bruker", "A"), (1, "User Number 1", "U")] {
+        let user = NewUser::from_named([
+            ("UserNo", n(no)),
+            ("User_Name", t(name)),
+            ("MobileNo", t("+4712345678")),
+            ("MobileNoOrder", n(1)),
+            ("Email", t("user@email.com")),
+            ("Type", t(kind)),
+            ("Instructions", t("Ring først")),
+            ("CallOrder", n(no)),
+        ])
+        .unwrap();
+        client.add_user(user.complete().unwrap()).unwrap();
+    }
+    client
 }
 
 #[cfg(test)]
@@ -310,16 +313,12 @@ mod tests {
 
     fn user(no: i64) -> User {
         NewUser {
-            no: UserNo::new(no).unwrap(),
-            name: Name::new("U".into()).unwrap(),
-            mobile_no: None,
-            mobile_no_order: None,
-            email: None,
-            user_type: None,
-            instructions: None,
-            call_order: None,
+            no: Some(UserNo::new(no).unwrap()),
+            name: Some(crate::domain::fields::Name::new("U".into()).unwrap()),
+            ..Default::default()
         }
-        .into()
+        .complete()
+        .unwrap()
     }
 
     #[test]

@@ -4,7 +4,10 @@
 use std::fmt;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 /// Why one value was refused; the message completes "<field> …".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,6 +20,131 @@ impl Invalid {
     }
 }
 
+/// What kind of value a field holds, as every format (JSON, XML, storage) spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    Integer,
+    Flag,
+}
+
+/// A field's rule, stated once: the validating constructor enforces it, and the adapters
+/// derive from it what they publish (the OpenAPI `minLength`/`maxLength`/`pattern`,
+/// `minimum`/`maximum`). `pattern` is a regular expression that both Rust's `regex` and
+/// ECMA-262 read the same way (no `\s`, no classes that differ between the two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    Text {
+        min_chars: usize,
+        max_chars: usize,
+        pattern: &'static str,
+    },
+    Integer {
+        min: i64,
+        max: i64,
+    },
+    Flag,
+}
+
+impl Rule {
+    pub const fn kind(self) -> Kind {
+        match self {
+            Rule::Text { .. } => Kind::Text,
+            Rule::Integer { .. } => Kind::Integer,
+            Rule::Flag => Kind::Flag,
+        }
+    }
+}
+
+/// One field's value, independent of any format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue<'a> {
+    Text(Cow<'a, str>),
+    Integer(i64),
+    Flag(bool),
+}
+
+/// A validated field type: its rule, and the conversion from and to a plain value.
+pub trait FieldType: Sized {
+    const RULE: Rule;
+    /// Builds the value, enforcing [`FieldType::RULE`] (and any rule a pattern cannot say).
+    fn from_value(value: FieldValue<'_>) -> Result<Self, Invalid>;
+    fn value(&self) -> FieldValue<'_>;
+}
+
+fn wrong_kind(expected: Kind) -> Invalid {
+    Invalid::new(match expected {
+        Kind::Text => "must be a string",
+        Kind::Integer => "must be an integer",
+        Kind::Flag => "must be a boolean",
+    })
+}
+
+fn text_of(value: FieldValue<'_>) -> Result<String, Invalid> {
+    match value {
+        FieldValue::Text(t) => Ok(t.into_owned()),
+        _ => Err(wrong_kind(Kind::Text)),
+    }
+}
+
+fn integer_of(value: FieldValue<'_>) -> Result<i64, Invalid> {
+    match value {
+        FieldValue::Integer(n) => Ok(n),
+        _ => Err(wrong_kind(Kind::Integer)),
+    }
+}
+
+/// Implements [`FieldType`] for a type with `new(String)` and `as_str()`.
+macro_rules! text_field_type {
+    ($ty:ty, $rule:expr) => {
+        impl FieldType for $ty {
+            const RULE: Rule = $rule;
+            fn from_value(value: FieldValue<'_>) -> Result<Self, Invalid> {
+                Self::new(text_of(value)?)
+            }
+            fn value(&self) -> FieldValue<'_> {
+                FieldValue::Text(Cow::Borrowed(self.as_str()))
+            }
+        }
+    };
+}
+
+/// Implements [`FieldType`] for a type with `new(i64)` and `get()`.
+macro_rules! integer_field_type {
+    ($ty:ty, $min:expr, $max:expr) => {
+        impl FieldType for $ty {
+            const RULE: Rule = Rule::Integer {
+                min: $min,
+                max: $max,
+            };
+            fn from_value(value: FieldValue<'_>) -> Result<Self, Invalid> {
+                Self::new(integer_of(value)?)
+            }
+            fn value(&self) -> FieldValue<'_> {
+                FieldValue::Integer(self.get() as i64)
+            }
+        }
+    };
+}
+
+impl FieldType for bool {
+    const RULE: Rule = Rule::Flag;
+    fn from_value(value: FieldValue<'_>) -> Result<Self, Invalid> {
+        match value {
+            FieldValue::Flag(b) => Ok(b),
+            _ => Err(wrong_kind(Kind::Flag)),
+        }
+    }
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Flag(*self)
+    }
+}
+
+/// A compiled pattern of a [`Rule`]; the patterns are constants, checked by the unit tests.
+fn compiled(pattern: &'static str) -> Regex {
+    Regex::new(pattern).expect("the field patterns are constants checked by the tests")
+}
+
 fn in_range(value: i64, min: i64, max: i64) -> Result<i64, Invalid> {
     if (min..=max).contains(&value) {
         Ok(value)
@@ -26,8 +154,7 @@ fn in_range(value: i64, min: i64, max: i64) -> Result<i64, Invalid> {
 }
 
 /// A client number, 1–4294967295; unique per tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientId(u32);
 
 impl ClientId {
@@ -38,6 +165,8 @@ impl ClientId {
         self.0
     }
 }
+
+integer_field_type!(ClientId, 1, u32::MAX as i64);
 
 impl TryFrom<i64> for ClientId {
     type Error = Invalid;
@@ -57,8 +186,7 @@ impl fmt::Display for ClientId {
 }
 
 /// A zone number, 1–999.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ZoneNo(u16);
 
 impl ZoneNo {
@@ -69,6 +197,8 @@ impl ZoneNo {
         self.0
     }
 }
+integer_field_type!(ZoneNo, 1, 999);
+
 impl TryFrom<i64> for ZoneNo {
     type Error = Invalid;
     fn try_from(value: i64) -> Result<Self, Invalid> {
@@ -83,8 +213,7 @@ impl From<ZoneNo> for i64 {
 
 /// A user number, 1–999. 199 is a valid number to look up (it answers 404) but is reserved
 /// for the installer user, so [`UserNo::for_new_user`] refuses it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UserNo(u16);
 
 impl UserNo {
@@ -105,6 +234,17 @@ impl UserNo {
         self.0
     }
 }
+/// As a field of a user, the number is one a new user may take: 199 is refused.
+impl FieldType for UserNo {
+    const RULE: Rule = Rule::Integer { min: 1, max: 999 };
+    fn from_value(value: FieldValue<'_>) -> Result<Self, Invalid> {
+        Self::for_new_user(integer_of(value)?)
+    }
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Integer(self.0 as i64)
+    }
+}
+
 impl TryFrom<i64> for UserNo {
     type Error = Invalid;
     fn try_from(value: i64) -> Result<Self, Invalid> {
@@ -118,8 +258,7 @@ impl From<UserNo> for i64 {
 }
 
 /// An integer from 0 to `MAX` (minutes, hours, counters…).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "i64", into = "i64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bounded<const MAX: u16>(u16);
 
 impl<const MAX: u16> Bounded<MAX> {
@@ -130,6 +269,19 @@ impl<const MAX: u16> Bounded<MAX> {
         self.0
     }
 }
+impl<const MAX: u16> FieldType for Bounded<MAX> {
+    const RULE: Rule = Rule::Integer {
+        min: 0,
+        max: MAX as i64,
+    };
+    fn from_value(value: FieldValue<'_>) -> Result<Self, Invalid> {
+        Self::new(integer_of(value)?)
+    }
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Integer(self.0 as i64)
+    }
+}
+
 impl<const MAX: u16> TryFrom<i64> for Bounded<MAX> {
     type Error = Invalid;
     fn try_from(value: i64) -> Result<Self, Invalid> {
@@ -142,6 +294,13 @@ impl<const MAX: u16> From<Bounded<MAX>> for i64 {
     }
 }
 
+/// Text that XML 1.0 can carry and the contract allows: no control characters other than
+/// tab, CR and LF, and not the non-characters U+FFFE/U+FFFF.
+pub const TEXT_PATTERN: &str =
+    r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\uFFFF]*$";
+
+static TEXT: LazyLock<Regex> = LazyLock::new(|| compiled(TEXT_PATTERN));
+
 /// True for characters that XML 1.0 cannot carry or that the contract forbids in text:
 /// control characters other than tab, CR and LF, and the non-characters U+FFFE/U+FFFF.
 pub fn is_forbidden_char(c: char) -> bool {
@@ -150,18 +309,21 @@ pub fn is_forbidden_char(c: char) -> bool {
 
 /// Refuses text that contains a character XML 1.0 cannot hold.
 pub fn check_xml_text(value: &str) -> Result<(), Invalid> {
-    match value.chars().find(|c| is_forbidden_char(*c)) {
-        Some(c) => Err(Invalid(format!(
-            "must not contain control characters (found U+{:04X})",
-            c as u32
-        ))),
-        None => Ok(()),
+    if TEXT.is_match(value) {
+        return Ok(());
     }
+    let c = value
+        .chars()
+        .find(|c| is_forbidden_char(*c))
+        .unwrap_or('\0');
+    Err(Invalid(format!(
+        "must not contain control characters (found U+{:04X})",
+        c as u32
+    )))
 }
 
 /// Free text of `MIN`..=`MAX` characters, stored exactly as sent.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Text<const MIN: usize, const MAX: usize>(String);
 
 impl<const MIN: usize, const MAX: usize> Text<MIN, MAX> {
@@ -179,6 +341,20 @@ impl<const MIN: usize, const MAX: usize> Text<MIN, MAX> {
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> FieldType for Text<MIN, MAX> {
+    const RULE: Rule = Rule::Text {
+        min_chars: MIN,
+        max_chars: MAX,
+        pattern: TEXT_PATTERN,
+    };
+    fn from_value(value: FieldValue<'_>) -> Result<Self, Invalid> {
+        Self::new(text_of(value)?)
+    }
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Text(Cow::Borrowed(self.as_str()))
     }
 }
 impl<const MIN: usize, const MAX: usize> TryFrom<String> for Text<MIN, MAX> {
@@ -202,26 +378,25 @@ pub type PostCode = Text<0, 20>;
 /// A required name, 1 to 255 characters.
 pub type Name = Text<1, 255>;
 
-/// A phone number: empty, or an optional leading `+`, then digits, spaces or `-`, 3–20 digits.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// A phone number: empty, or an optional leading `+`, then digits, spaces or `-`, 3–20 digits;
+/// at most [`Phone::MAX_CHARS`] characters in all.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Phone(String);
 
+static PHONE: LazyLock<Regex> = LazyLock::new(|| compiled(Phone::PATTERN));
+
 impl Phone {
+    pub const PATTERN: &'static str = r"^$|^\+?[ -]*([0-9][ -]*){3,20}$";
+    /// Room for 20 digits with a separator after each, and a `+`.
+    pub const MAX_CHARS: usize = 64;
+
     pub fn new(value: String) -> Result<Self, Invalid> {
-        if value.is_empty() {
-            return Ok(Self(value));
-        }
-        let rest = value.strip_prefix('+').unwrap_or(&value);
-        let shape_ok = rest
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
-        let digits = rest.chars().filter(char::is_ascii_digit).count();
-        if shape_ok && (3..=20).contains(&digits) {
+        if value.chars().count() <= Self::MAX_CHARS && PHONE.is_match(&value) {
             Ok(Self(value))
         } else {
             Err(Invalid::new(
-                "must be an optional + followed by digits, spaces or -, with 3 to 20 digits",
+                "must be an optional + followed by digits, spaces or -, with 3 to 20 digits \
+                 (at most 64 characters)",
             ))
         }
     }
@@ -229,6 +404,16 @@ impl Phone {
         &self.0
     }
 }
+
+text_field_type!(
+    Phone,
+    Rule::Text {
+        min_chars: 0,
+        max_chars: Phone::MAX_CHARS,
+        pattern: Phone::PATTERN,
+    }
+);
+
 impl TryFrom<String> for Phone {
     type Error = Invalid;
     fn try_from(value: String) -> Result<Self, Invalid> {
@@ -241,14 +426,24 @@ impl From<Phone> for String {
     }
 }
 
-/// An e-mail address: empty, or `local@domain.tld`, at most 254 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+/// An e-mail address: empty, or `local@domain.tld`, at most 254 characters. No whitespace,
+/// control character or U+FFFE/U+FFFF anywhere (spelled out, as `\s` differs between regex
+/// dialects).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Email(String);
 
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| compiled(Email::PATTERN));
+
 impl Email {
+    pub const PATTERN: &'static str = concat!(
+        r"^$|^[^@ \u0000-\u001F\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFFFE\uFFFF]+",
+        r"@[^@. \u0000-\u001F\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFFFE\uFFFF]+",
+        r"(\.[^@. \u0000-\u001F\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFFFE\uFFFF]+)+$"
+    );
+    pub const MAX_CHARS: usize = 254;
+
     pub fn new(value: String) -> Result<Self, Invalid> {
-        if value.is_empty() || is_email(&value) {
+        if value.chars().count() <= Self::MAX_CHARS && EMAIL.is_match(&value) {
             Ok(Self(value))
         } else {
             Err(Invalid::new(
@@ -261,21 +456,14 @@ impl Email {
     }
 }
 
-fn is_email(value: &str) -> bool {
-    if value.chars().count() > 254 {
-        return false;
+text_field_type!(
+    Email,
+    Rule::Text {
+        min_chars: 0,
+        max_chars: Email::MAX_CHARS,
+        pattern: Email::PATTERN,
     }
-    let Some((local, domain)) = value.rsplit_once('@') else {
-        return false;
-    };
-    let bad_char = |c: char| c.is_whitespace() || c.is_control() || c == '@';
-    let labels: Vec<&str> = domain.split('.').collect();
-    !local.is_empty()
-        && !local.chars().any(bad_char)
-        && !domain.chars().any(bad_char)
-        && labels.len() >= 2
-        && labels.iter().all(|l| !l.is_empty())
-}
+);
 
 impl TryFrom<String> for Email {
     type Error = Invalid;
@@ -290,19 +478,25 @@ impl From<Email> for String {
 }
 
 /// A real calendar date `YYYY-MM-DD`, or a full `YYYY-MM-DDTHH:MM:SS`; kept as sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallDate(String);
 
+static INSTALL_DATE: LazyLock<Regex> = LazyLock::new(|| compiled(InstallDate::PATTERN));
+
 impl InstallDate {
+    /// The shape; whether the day exists (no 30 February) is checked by the calendar.
+    pub const PATTERN: &'static str = concat!(
+        r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])",
+        r"(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?$"
+    );
+
     pub fn new(value: String) -> Result<Self, Invalid> {
-        // chrono alone accepts unpadded fields ("2023-2-1"); the length pins the exact shape.
-        let ok = match value.len() {
-            10 => NaiveDate::parse_from_str(&value, "%Y-%m-%d").is_ok(),
-            19 => NaiveDateTime::parse_from_str(&value, "%Y-%m-%dT%H:%M:%S").is_ok(),
-            _ => false,
-        };
-        if ok && value.is_ascii() {
+        let ok = INSTALL_DATE.is_match(&value)
+            && match value.len() {
+                10 => NaiveDate::parse_from_str(&value, "%Y-%m-%d").is_ok(),
+                _ => NaiveDateTime::parse_from_str(&value, "%Y-%m-%dT%H:%M:%S").is_ok(),
+            };
+        if ok {
             Ok(Self(value))
         } else {
             Err(Invalid::new(
@@ -317,6 +511,15 @@ impl InstallDate {
         &self.0
     }
 }
+text_field_type!(
+    InstallDate,
+    Rule::Text {
+        min_chars: 10,
+        max_chars: 19,
+        pattern: InstallDate::PATTERN,
+    }
+);
+
 impl TryFrom<String> for InstallDate {
     type Error = Invalid;
     fn try_from(value: String) -> Result<Self, Invalid> {
@@ -330,8 +533,7 @@ impl From<InstallDate> for String {
 }
 
 /// A user type: one upper-case letter A–Z (default `U`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UserType(char);
 
 impl UserType {
@@ -346,6 +548,24 @@ impl UserType {
         self.0
     }
 }
+impl UserType {
+    pub const PATTERN: &'static str = "^[A-Z]$";
+}
+
+impl FieldType for UserType {
+    const RULE: Rule = Rule::Text {
+        min_chars: 1,
+        max_chars: 1,
+        pattern: UserType::PATTERN,
+    };
+    fn from_value(value: FieldValue<'_>) -> Result<Self, Invalid> {
+        Self::new(text_of(value)?)
+    }
+    fn value(&self) -> FieldValue<'_> {
+        FieldValue::Text(Cow::Owned(self.0.to_string()))
+    }
+}
+
 impl Default for UserType {
     fn default() -> Self {
         Self('U')
@@ -525,12 +745,46 @@ mod tests {
     }
 
     #[test]
-    fn stored_values_are_validated_when_read_back() {
-        assert!(serde_json::from_str::<ZoneNo>("1000").is_err());
-        assert!(serde_json::from_str::<Phone>("\"abc\"").is_err());
-        assert_eq!(
-            serde_json::from_str::<ClientId>("9998").unwrap().get(),
-            9998
-        );
+    fn the_text_pattern_is_the_character_rule() {
+        let text = compiled(TEXT_PATTERN);
+        for c in (0u32..0x11000).filter_map(char::from_u32) {
+            let one = c.to_string();
+            assert_eq!(
+                text.is_match(&one),
+                !is_forbidden_char(c),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
+    #[test]
+    fn every_pattern_compiles_and_anchors() {
+        for p in [
+            TEXT_PATTERN,
+            Phone::PATTERN,
+            Email::PATTERN,
+            InstallDate::PATTERN,
+            UserType::PATTERN,
+        ] {
+            assert!(p.starts_with('^') && p.ends_with('$'), "{p}");
+            compiled(p);
+        }
+    }
+
+    #[test]
+    fn phones_are_bounded_in_length() {
+        let padded = format!("+47{}", " ".repeat(61));
+        assert!(Phone::new(format!("{padded}1")).is_err(), "65 characters");
+        assert!(Phone::new("123".to_owned() + &" ".repeat(61)).is_ok());
+    }
+
+    #[test]
+    fn values_convert_by_kind() {
+        assert!(ZoneNo::from_value(FieldValue::Text("1".into())).is_err());
+        assert!(bool::from_value(FieldValue::Integer(1)).is_err());
+        assert!(UserNo::from_value(FieldValue::Integer(199)).is_err());
+        let name = Name::from_value(FieldValue::Text("æ".into())).unwrap();
+        assert_eq!(name.value(), FieldValue::Text("æ".into()));
     }
 }

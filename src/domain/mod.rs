@@ -3,7 +3,7 @@
 pub mod client;
 pub mod combine;
 pub mod combiner;
-pub mod errors;
+pub mod field_set;
 pub mod fields;
 pub mod import_state;
 pub mod keys;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::client::{Client, ClientInfo, ClientInfoPatch, MemberError, User, Zone};
-use super::errors::ValidationErrors;
+use super::field_set::MissingField;
 use super::fields::{ClientId, InstallDate, UserNo, ZoneNo};
 use super::import_state::{ImportRecord, ImportStatus};
 use super::tenant::{KeyName, Tenant};
@@ -27,8 +27,9 @@ pub enum ServiceError {
     Member(#[from] MemberError),
     #[error("client temporarily locked by another write; retry")]
     Locked,
-    #[error("{0}")]
-    Invalid(ValidationErrors),
+    /// An info field without a default was not sent.
+    #[error("info: {0}")]
+    MissingInfo(MissingField),
     #[error("storage failed: {0}")]
     Storage(IoFailure),
     #[error("XML file could not be written: {0}")]
@@ -202,9 +203,8 @@ impl ClientService {
         let client = self
             .write(tenant, id, |current| {
                 let created_on = current.as_ref().map_or(today, |c| c.created_on.clone());
-                let info = ClientInfo::replaced_by(info, &created_on).ok_or_else(|| {
-                    ServiceError::Invalid(ValidationErrors::single("info.Name", "is required"))
-                })?;
+                let info = ClientInfo::replaced_by(info, &created_on)
+                    .map_err(ServiceError::MissingInfo)?;
                 let client = match current {
                     Some(mut c) => {
                         c.info = info;
@@ -544,6 +544,85 @@ impl ClientService {
     }
 }
 
+#[async_trait::async_trait]
+impl crate::ports::ClientApi for ClientService {
+    async fn get_client(&self, tenant: &Tenant, id: ClientId) -> Result<Client, ServiceError> {
+        self.get(tenant, id).await
+    }
+    async fn import_record(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+    ) -> Result<Option<ImportRecord>, ServiceError> {
+        ClientService::import_record(self, tenant, id).await
+    }
+    async fn put_client(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        info: ClientInfoPatch,
+    ) -> Result<Upserted, ServiceError> {
+        ClientService::put_client(self, tenant, id, info).await
+    }
+    async fn patch_client(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        info: ClientInfoPatch,
+    ) -> Result<Client, ServiceError> {
+        ClientService::patch_client(self, tenant, id, info).await
+    }
+    async fn delete_client(&self, tenant: &Tenant, id: ClientId) -> Result<(), ServiceError> {
+        ClientService::delete_client(self, tenant, id).await
+    }
+    async fn put_zone(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        zone: Zone,
+    ) -> Result<Zone, ServiceError> {
+        ClientService::put_zone(self, tenant, id, zone).await
+    }
+    async fn delete_zone(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        no: ZoneNo,
+    ) -> Result<(), ServiceError> {
+        ClientService::delete_zone(self, tenant, id, no).await
+    }
+    async fn add_user(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        user: User,
+    ) -> Result<User, ServiceError> {
+        ClientService::add_user(self, tenant, id, user).await
+    }
+    async fn replace_user(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        user: User,
+    ) -> Result<User, ServiceError> {
+        ClientService::replace_user(self, tenant, id, user).await
+    }
+    async fn delete_user(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        no: UserNo,
+    ) -> Result<(), ServiceError> {
+        ClientService::delete_user(self, tenant, id, no).await
+    }
+    async fn health(&self) -> Result<(), ServiceError> {
+        ClientService::health(self).await
+    }
+    async fn operations(&self) -> Result<Operations, ServiceError> {
+        ClientService::operations(self).await
+    }
+}
+
 fn render(tenant: &Tenant, client: &Client) -> Result<Vec<u8>, ServiceError> {
     render_client_document(tenant, client).map_err(|e| ServiceError::Xml(IoFailure::from(e)))
 }
@@ -826,7 +905,7 @@ mod tests {
             .put_client(&tenant("A"), id(1), ClientInfoPatch::default())
             .await;
         match result {
-            Err(ServiceError::Invalid(e)) => assert_eq!(e.fields()[0].field, "info.Name"),
+            Err(ServiceError::MissingInfo(e)) => assert_eq!(e.0, "Name"),
             other => panic!("{:?}", other.err()),
         }
     }

@@ -6,8 +6,9 @@ use std::io;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
-use super::client::{Client, ClientInfo, User};
-use super::fields::UserNo;
+use super::client::Client;
+use super::field_set::Fields;
+use super::fields::{FieldValue, UserNo};
 use super::tenant::Tenant;
 
 type XmlWriter = Writer<Vec<u8>>;
@@ -29,13 +30,18 @@ fn text(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
     Ok(())
 }
 
-fn number(w: &mut XmlWriter, name: &str, value: impl Into<u64>) -> io::Result<()> {
+fn number(w: &mut XmlWriter, name: &str, value: impl Into<i64>) -> io::Result<()> {
     text(w, name, &value.into().to_string())
 }
 
-/// Booleans in the spelling Patriot's importer expects.
-fn boolean(w: &mut XmlWriter, name: &str, value: bool) -> io::Result<()> {
-    text(w, name, if value { "True" } else { "False" })
+/// One declared field: text as is, numbers in decimal, booleans in the spelling Patriot's
+/// importer expects.
+fn field(w: &mut XmlWriter, name: &str, value: FieldValue<'_>) -> io::Result<()> {
+    match value {
+        FieldValue::Text(t) => text(w, name, &t),
+        FieldValue::Integer(n) => number(w, name, n),
+        FieldValue::Flag(b) => text(w, name, if b { "True" } else { "False" }),
+    }
 }
 
 /// A whole document holding one client row.
@@ -52,67 +58,29 @@ pub fn render_client_document(tenant: &Tenant, client: &Client) -> io::Result<Ve
 fn write_client_row(w: &mut XmlWriter, tenant: &Tenant, client: &Client) -> io::Result<()> {
     w.create_element("Client").write_inner_content(|w| {
         text(w, "__id", &tenant.patriot_id(client.id))?;
-        write_info(w, &client.info)?;
+        client
+            .info
+            .try_for_each_field(|name, value| field(w, name, value))?;
         for (name, value) in &tenant.xml_fields {
             text(w, name.as_str(), value.as_str())?;
         }
         w.create_element("Zones").write_inner_content(|w| {
             for zone in client.zones() {
                 w.create_element("Zone").write_inner_content(|w| {
-                    number(w, "Zone_No", zone.no.get())?;
-                    text(w, "Zone_area", zone.area.as_str())?;
-                    number(w, "ModuleNo", zone.module_no.get())
+                    zone.try_for_each_field(|name, value| field(w, name, value))
                 })?;
             }
             Ok(())
         })?;
         w.create_element("Users").write_inner_content(|w| {
             for user in client.users() {
-                write_user(w, user)?;
+                w.create_element("User").write_inner_content(|w| {
+                    user.try_for_each_field(|name, value| field(w, name, value))
+                })?;
             }
             write_installer(w, tenant)
         })?;
         Ok(())
-    })?;
-    Ok(())
-}
-
-/// The info fields in the order of the table in `api.md` §3.
-fn write_info(w: &mut XmlWriter, i: &ClientInfo) -> io::Result<()> {
-    text(w, "Name", i.name.as_str())?;
-    text(w, "Alias", i.alias.as_str())?;
-    text(w, "Location", i.location.as_str())?;
-    text(w, "area_code", i.area_code.as_str())?;
-    text(w, "area", i.area.as_str())?;
-    text(w, "BusPhone", i.bus_phone.as_str())?;
-    text(w, "Email", i.email.as_str())?;
-    text(w, "OKPassword", i.ok_password.as_str())?;
-    text(w, "SpecRequest", i.spec_request.as_str())?;
-    number(w, "NoSigsMon", i.no_sigs_mon.get())?;
-    number(w, "SinceDays", i.since_days.get())?;
-    number(w, "SinceHrs", i.since_hrs.get())?;
-    number(w, "SinceMins", i.since_mins.get())?;
-    boolean(w, "ResetNosigsIgnored", i.reset_nosigs_ignored)?;
-    number(w, "ResetNosigsDays", i.reset_nosigs_days.get())?;
-    number(w, "ResetNosigsHrs", i.reset_nosigs_hrs.get())?;
-    number(w, "ResetNosigsMins", i.reset_nosigs_mins.get())?;
-    text(w, "InstallDateTime", i.install_date_time.as_str())?;
-    text(w, "PanelName", i.panel_name.as_str())?;
-    text(w, "PanelSite", i.panel_site.as_str())?;
-    text(w, "KeypadLocation", i.keypad_location.as_str())?;
-    text(w, "SPPage", i.sp_page.as_str())
-}
-
-fn write_user(w: &mut XmlWriter, u: &User) -> io::Result<()> {
-    w.create_element("User").write_inner_content(|w| {
-        number(w, "UserNo", u.no.get())?;
-        text(w, "User_Name", u.name.as_str())?;
-        text(w, "MobileNo", u.mobile_no.as_str())?;
-        number(w, "MobileNoOrder", u.mobile_no_order.get())?;
-        text(w, "Email", u.email.as_str())?;
-        text(w, "Type", &u.user_type.as_char().to_string())?;
-        text(w, "Instructions", u.instructions.as_str())?;
-        number(w, "CallOrder", u.call_order.get())
     })?;
     Ok(())
 }
@@ -123,7 +91,7 @@ fn write_installer(w: &mut XmlWriter, tenant: &Tenant) -> io::Result<()> {
         text(w, "User_Name", tenant.installer_name.as_str())?;
         text(w, "Email", tenant.installer_email.as_str())?;
         number(w, "UserNo", UserNo::INSTALLER)?;
-        number(w, "CallOrder", 0u16)?;
+        number(w, "CallOrder", 0)?;
         text(w, "Type", "N")
     })?;
     Ok(())

@@ -4,10 +4,84 @@
 use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
-use crate::domain::client::Client;
-use crate::domain::fields::ClientId;
+use crate::domain::client::{Client, ClientInfoPatch, User, Zone};
+use crate::domain::fields::{ClientId, UserNo, ZoneNo};
 use crate::domain::import_state::{ImportRecord, ImportState, LastRun};
+use crate::domain::service::{Operations, ServiceError, Upserted};
 use crate::domain::tenant::{KeyName, Tenant};
+
+/// The inbound port: what the HTTP adapter asks of the application, one operation of
+/// `api.md` §4 per method, always for one tenant. Implemented by
+/// [`crate::domain::service::ClientService`].
+///
+/// Every write MUST answer `Ok` only once the change is durable, and MUST change nothing when
+/// it answers `Err`. No method may reach another tenant's clients: a client of another tenant
+/// MUST be `ClientNotFound`.
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait ClientApi: Send + Sync {
+    /// The client; writes its XML file again when it is missing and Patriot has not
+    /// confirmed it.
+    async fn get_client(&self, tenant: &Tenant, id: ClientId) -> Result<Client, ServiceError>;
+    /// The combiner's record of the client, when it has one.
+    async fn import_record(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+    ) -> Result<Option<ImportRecord>, ServiceError>;
+    /// Creates the client or replaces its info; omitted fields take their defaults.
+    async fn put_client(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        info: ClientInfoPatch,
+    ) -> Result<Upserted, ServiceError>;
+    /// Changes the info fields sent; the client MUST exist.
+    async fn patch_client(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        info: ClientInfoPatch,
+    ) -> Result<Client, ServiceError>;
+    async fn delete_client(&self, tenant: &Tenant, id: ClientId) -> Result<(), ServiceError>;
+    /// Creates or replaces the zone as a whole.
+    async fn put_zone(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        zone: Zone,
+    ) -> Result<Zone, ServiceError>;
+    async fn delete_zone(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        no: ZoneNo,
+    ) -> Result<(), ServiceError>;
+    /// Adds a user; MUST refuse a `UserNo` the client has.
+    async fn add_user(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        user: User,
+    ) -> Result<User, ServiceError>;
+    /// Replaces an existing user as a whole.
+    async fn replace_user(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        user: User,
+    ) -> Result<User, ServiceError>;
+    async fn delete_user(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+        no: UserNo,
+    ) -> Result<(), ServiceError>;
+    /// `Ok` when storage answers.
+    async fn health(&self) -> Result<(), ServiceError>;
+    /// Figures for `/metrics`.
+    async fn operations(&self) -> Result<Operations, ServiceError>;
+}
 
 /// A failure of storage or of the file system, as the domain needs to tell it apart.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,8 +12,8 @@ from patriot_client.api.users import (
 )
 from patriot_client.api.zones import delete_zone, get_zones, list_zones, put_zone
 from patriot_client.models import (
-    ClientInfoBody, ClientOut, ClientRefBody, InfoIn, Problem, UserBody, UserIn, UserRefBody,
-    ZoneBody, ZoneRefBody,
+    ClientOut, ClientRefBody, ImportStatusOut, InfoPatch, InfoPut, PatchClientBody, Problem,
+    PutClientBody, UserBody, UserIn, UserRefBody, ZoneBody, ZoneRefBody,
 )
 
 base, key = sys.argv[1], sys.argv[2]
@@ -36,12 +36,17 @@ def problem(response, status):
 assert expect(healthz.sync_detailed(client=api), 200).status == "ok"
 
 # Create a client, a zone and a user.
-created = expect(put_client.sync_detailed(client=api, body=ClientInfoBody(
-    client_id=CID, info=InfoIn(name="Ola Nordmann", location="Produksjonsveien 13", since_hrs=1,
+created = expect(put_client.sync_detailed(client=api, body=PutClientBody(
+    client_id=CID, info=InfoPut(name="Ola Nordmann", location="Produksjonsveien 13", since_hrs=1,
                                reset_nosigs_ignored=True, install_date_time="2023-02-20"))), 201)
 assert isinstance(created, ClientOut) and created.info.name == "Ola Nordmann"
-expect(patch_client.sync_detailed(client=api, body=ClientInfoBody(
-    client_id=CID, info=InfoIn(area="Fredrikstad"))), 200)
+expect(patch_client.sync_detailed(client=api, body=PatchClientBody(
+    client_id=CID, info=InfoPatch(area="Fredrikstad"))), 200)
+# The largest client id survives the round trip.
+top = expect(put_client.sync_detailed(client=api, body=PutClientBody(
+    client_id=4294967295, info=InfoPut(name="Siste"))), 201)
+assert top.client_id == 4294967295
+assert ImportStatusOut.IMPORTED.value == "imported"
 zone = expect(put_zone.sync_detailed(client=api, body=ZoneBody(
     client_id=CID, zone_id=1, zone_area="Inngang", module_no=0)), 201)
 assert zone.zone.zone_area == "Inngang"
@@ -72,5 +77,6 @@ assert [e.field for e in invalid.errors] == ["zone_id"], invalid.errors
 expect(delete_user.sync_detailed(client=api, body=UserRefBody(client_id=CID, user_no=1)), 204)
 expect(delete_zone.sync_detailed(client=api, body=ZoneRefBody(client_id=CID, zone_id=1)), 204)
 expect(delete_client.sync_detailed(client=api, body=ClientRefBody(client_id=CID)), 204)
+expect(delete_client.sync_detailed(client=api, body=ClientRefBody(client_id=4294967295)), 204)
 problem(get_client.sync_detailed(client=api, x_client_id=CID), 404)
 print("generated Python client: all calls answered as documented")

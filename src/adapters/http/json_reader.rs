@@ -3,14 +3,16 @@
 
 use serde_json::{Map, Value};
 
-use crate::domain::errors::ValidationErrors;
-use crate::domain::fields::Invalid;
+use super::field_errors::ValidationErrors;
+use crate::domain::field_set::PartialFields;
+use crate::domain::fields::{FieldValue, Invalid, Kind};
 
 /// Reads the fields of one JSON object; what it finds wrong goes to `errors`.
 pub struct ObjectReader<'a> {
     prefix: String,
     map: Option<&'a Map<String, Value>>,
     known: Vec<&'static str>,
+    known_dynamic: Vec<&'a str>,
     errors: &'a mut ValidationErrors,
 }
 
@@ -39,6 +41,7 @@ impl<'a> ObjectReader<'a> {
             prefix: String::new(),
             map,
             known: Vec::new(),
+            known_dynamic: Vec::new(),
             errors,
         }
     }
@@ -109,14 +112,54 @@ impl<'a> ObjectReader<'a> {
         }
     }
 
-    pub fn boolean(&mut self, name: &'static str) -> Option<bool> {
-        match self.value(name)? {
-            Value::Bool(b) => Some(*b),
-            other => {
-                self.wrong_type(name, "a boolean", other);
-                None
+    /// Every field of a declared record that the object holds, checked against its kind and
+    /// rule; with `complete`, the fields without a default must be there. Reads the object to
+    /// its end (unknown fields are reported), so call it last.
+    pub fn fields<P: PartialFields>(mut self, complete: bool) -> P {
+        let mut partial = P::default();
+        let Some(map) = self.map else {
+            return partial;
+        };
+        if complete {
+            for name in P::required() {
+                self.require(name);
             }
         }
+        for (name, value) in map {
+            let Some(kind) = P::kind_of(name) else {
+                continue;
+            };
+            self.known_dynamic.push(name.as_str());
+            if value.is_null() {
+                self.errors.add(self.path(name), "must not be null");
+                continue;
+            }
+            let plain = match (kind, value) {
+                (Kind::Text, Value::String(s)) => FieldValue::Text(s.as_str().into()),
+                (Kind::Flag, Value::Bool(b)) => FieldValue::Flag(*b),
+                (Kind::Integer, Value::Number(n)) if n.is_i64() => {
+                    FieldValue::Integer(n.as_i64().unwrap_or_default())
+                }
+                (Kind::Integer, Value::Number(n)) if n.is_u64() => {
+                    self.errors.add(self.path(name), "is out of range");
+                    continue;
+                }
+                (kind, other) => {
+                    let expected = match kind {
+                        Kind::Text => "a string",
+                        Kind::Integer => "an integer",
+                        Kind::Flag => "a boolean",
+                    };
+                    self.wrong_type(name, expected, other);
+                    continue;
+                }
+            };
+            if let Err(e) = partial.set(name, plain) {
+                self.errors.add(self.path(name), e.0);
+            }
+        }
+        self.finish();
+        partial
     }
 
     /// A nested object; read it to the end (and `finish` it) before reading on here.
@@ -130,6 +173,7 @@ impl<'a> ObjectReader<'a> {
             prefix: format!("{}.", self.path(name)),
             map: Some(map),
             known: Vec::new(),
+            known_dynamic: Vec::new(),
             errors: self.errors,
         })
     }
@@ -139,7 +183,8 @@ impl<'a> ObjectReader<'a> {
     pub fn finish(self) {
         let Some(map) = self.map else { return };
         for name in map.keys() {
-            if !self.known.contains(&name.as_str()) {
+            if !self.known.contains(&name.as_str()) && !self.known_dynamic.contains(&name.as_str())
+            {
                 self.errors
                     .add(format!("{}{name}", self.prefix), "is not a known field");
             }

@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::domain::service::ClientService;
+use crate::ports::ClientApi;
 
 /// Paths with a route; any other path is counted as `unmatched`, so a scan of random URLs
 /// cannot blow up the number of series.
@@ -149,7 +149,7 @@ impl Metrics {
     }
 
     /// The text exposition, with the figures read now.
-    async fn render(&self, service: &ClientService) -> String {
+    async fn render(&self, service: &dyn ClientApi) -> String {
         match service.operations().await {
             Ok(ops) => {
                 self.clients.clear();
@@ -181,9 +181,9 @@ impl Metrics {
 #[handler]
 pub async fn metrics_endpoint(
     metrics: Data<&Arc<Metrics>>,
-    service: Data<&Arc<ClientService>>,
+    service: Data<&Arc<dyn ClientApi>>,
 ) -> Response {
-    let text = metrics.render(service.as_ref()).await;
+    let text = metrics.render(service.0.as_ref()).await;
     Response::builder()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(text)

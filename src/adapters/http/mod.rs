@@ -1,29 +1,41 @@
-//! The HTTP surface: poem-openapi routes, strict bodies, problem answers, request log.
+//! The HTTP surface: one module per resource (`clients`, `zones`, `users`, `health`), each
+//! with its handlers, bodies and answers; strict bodies and id headers, problem answers, the
+//! published document, the request log. The handlers call the inbound port
+//! [`ClientApi`](crate::ports::ClientApi) and nothing else.
 
-mod api;
 mod auth;
+mod clients;
 mod document;
-pub(crate) mod dto;
+mod field_errors;
+mod field_schema;
 mod guard;
+mod health;
+mod id_header;
 mod json_reader;
 mod metrics;
+mod payload;
 mod problem;
 mod request_log;
 mod strict_json;
+mod users;
+mod zones;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route};
-use poem_openapi::OpenApiService;
+use poem::web::Html;
+use poem::{Endpoint, EndpointExt, Request, Route};
+use poem_openapi::{OpenApiService, Tags};
 
 pub use guard::GuardedAcceptor;
 pub use metrics::Metrics;
 pub use request_log::RequestLog;
 pub use strict_json::BODY_LIMIT;
 
-use crate::domain::service::ClientService;
-use crate::ports::KeyStore;
-use api::PatriotApi;
+use crate::domain::fields::Invalid;
+use crate::ports::{ClientApi, KeyStore};
+use auth::ApiKey;
+use field_errors::ValidationErrors;
+use id_header::IdHeader;
 use problem::error_response;
 
 const TITLE: &str = "Patriot API";
@@ -33,33 +45,100 @@ users for import into Patriot. Every route except /healthz, /docs and /openapi.*
 Errors are `application/problem+json` (RFC 9457) with `detail`, and on 422 `errors` naming \
 every failing field. A 2xx answer to a write means the change is on disk.";
 
-fn api_service(service: Arc<ClientService>) -> OpenApiService<PatriotApi, ()> {
-    OpenApiService::new(PatriotApi::new(service), TITLE, env!("CARGO_PKG_VERSION"))
+#[derive(Tags)]
+enum ApiTags {
+    /// Monitored sites and their info.
+    Clients,
+    /// The zones (detector groups) of a client.
+    Zones,
+    /// The contact users of a client.
+    Users,
+    /// Service health.
+    Health,
+}
+
+type Api = (
+    clients::ClientsApi,
+    zones::ZonesApi,
+    users::UsersApi,
+    health::HealthApi,
+);
+
+fn api_service() -> OpenApiService<Api, ()> {
+    let api = (
+        clients::ClientsApi,
+        zones::ZonesApi,
+        users::UsersApi,
+        health::HealthApi,
+    );
+    OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
         .description(DESCRIPTION)
+        .server(
+            poem_openapi::ServerObject::new("http://127.0.0.1:8081").description(
+                "The service on its default address; use the host and port it runs on.",
+            ),
+        )
+}
+
+/// The value of an id header, or a 422 that names the header.
+fn header_value<T: id_header::HeaderId>(
+    name: &str,
+    header: IdHeader<T>,
+) -> Result<T, ValidationErrors> {
+    header
+        .0
+        .map_err(|Invalid(message)| ValidationErrors::single(name, message))
+}
+
+/// The client id of a header, noted for the request log.
+fn header_id(
+    req: &Request,
+    name: &str,
+    header: IdHeader<crate::domain::fields::ClientId>,
+) -> Result<crate::domain::fields::ClientId, ValidationErrors> {
+    let id = header_value(name, header)?;
+    request_log::note_client(req, id.get());
+    Ok(id)
 }
 
 /// The OpenAPI document as YAML, as `patriot-api openapi` prints it.
 pub fn openapi_yaml() -> String {
-    api_service(document::offline_service()).spec_yaml()
+    document::Document::of(&api_service()).yaml
 }
 
 /// The whole HTTP application: API, Swagger UI at `/docs`, the document at `/openapi.json`
 /// and `/openapi.yaml`, every error as problem+json, every request logged.
-pub fn app(service: Arc<ClientService>, keys: Arc<dyn KeyStore>, log: RequestLog) -> impl Endpoint {
+pub fn app(api: Arc<dyn ClientApi>, keys: Arc<dyn KeyStore>, log: RequestLog) -> impl Endpoint {
     let metrics = Arc::new(Metrics::default());
-    let api = api_service(service.clone());
-    let docs = api.swagger_ui();
-    let json = api.spec_endpoint();
-    let yaml = api.spec_endpoint_yaml();
+    let service = api_service();
+    let doc = Arc::new(document::Document::of(&service));
+    let (json, yaml, docs) = (doc.clone(), doc.clone(), doc.swagger_ui_html.clone());
     let routes = Route::new()
-        .at("/openapi.json", json)
-        .at("/openapi.yaml", yaml)
+        .at(
+            "/openapi.json",
+            poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/json")
+                    .body(json.json.clone())
+            }),
+        )
+        .at(
+            "/openapi.yaml",
+            poem::endpoint::make_sync(move |_| {
+                poem::Response::builder()
+                    .content_type("application/yaml")
+                    .body(yaml.yaml.clone())
+            }),
+        )
         .at("/metrics", metrics::metrics_endpoint)
-        .nest("/docs", docs)
-        .nest("/", api)
+        .nest(
+            "/docs",
+            Route::new().at("/", poem::endpoint::make_sync(move |_| Html(docs.clone()))),
+        )
+        .nest("/", service)
         .catch_all_error(|err| async move { error_response(err) })
         .data(keys)
-        .data(service)
+        .data(api)
         .data(metrics.clone());
     log.wrap(routes, metrics)
 }

@@ -3,12 +3,14 @@
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Payload;
-use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry,
+};
 use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{ApiResponse, Object};
 
+use super::field_errors::ValidationErrors;
 use crate::domain::client::MemberError;
-use crate::domain::errors::ValidationErrors;
 use crate::domain::service::ServiceError;
 use crate::ports::IoFailure;
 
@@ -26,7 +28,9 @@ pub struct Problem {
     #[oai(rename = "type")]
     pub problem_type: String,
     pub title: String,
-    pub status: u16,
+    /// The HTTP status of the answer.
+    #[oai(validator(minimum(value = "400"), maximum(value = "599")))]
+    pub status: i32,
     /// What went wrong, for a person to read.
     pub detail: String,
     /// Every failing field (on 422).
@@ -55,7 +59,8 @@ impl IntoResponse for ProblemJson {
         let body = self.0.to_json_string();
         Response::builder()
             .status(
-                StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                StatusCode::from_u16(u16::try_from(self.0.status).unwrap_or(500))
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             )
             .content_type(Self::CONTENT_TYPE)
             .body(body)
@@ -66,43 +71,223 @@ fn problem(status: StatusCode, detail: impl Into<String>) -> ProblemJson {
     ProblemJson(Box::new(Problem {
         problem_type: "about:blank".into(),
         title: status.canonical_reason().unwrap_or("Error").into(),
-        status: status.as_u16(),
+        status: status.as_u16().into(),
         detail: detail.into(),
         errors: None,
     }))
 }
 
-/// Every error answer of the API. Each operation documents all of them.
-#[derive(Debug, ApiResponse)]
+/// Every error answer of the API. Which of them an operation documents is its
+/// [`Problems`] set.
+#[derive(Debug)]
 pub enum ApiError {
-    /// Missing, unknown, disabled or expired API key.
-    #[oai(status = 401)]
-    Unauthorized(ProblemJson, #[oai(header = "WWW-Authenticate")] String),
-    /// The client, zone or user does not exist for this key.
-    #[oai(status = 404)]
+    Unauthorized(ProblemJson, String),
     NotFound(ProblemJson),
-    /// The user number exists already, or the client is locked by another write (then with
-    /// `Retry-After`).
-    #[oai(status = 409)]
-    Conflict(ProblemJson, #[oai(header = "Retry-After")] Option<String>),
-    /// The body is larger than 64 KiB.
-    #[oai(status = 413)]
+    Conflict(ProblemJson, Option<String>),
     PayloadTooLarge(ProblemJson),
-    /// The body is not sent as JSON.
-    #[oai(status = 415)]
     UnsupportedMediaType(ProblemJson),
-    /// The request does not validate; `errors` names every failing field.
-    #[oai(status = 422)]
     Unprocessable(ProblemJson),
-    /// An unexpected failure; the body says nothing about internals.
-    #[oai(status = 500)]
     Internal(ProblemJson),
-    /// Storage is not available right now; nothing was changed.
-    #[oai(status = 503)]
     Unavailable(ProblemJson),
-    /// The disk is full; nothing was changed.
-    #[oai(status = 507)]
     InsufficientStorage(ProblemJson),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (body, header) = match self {
+            Self::Unauthorized(body, value) => (body, Some(("WWW-Authenticate", value))),
+            Self::Conflict(body, retry) => (body, retry.map(|v| ("Retry-After", v))),
+            Self::NotFound(body)
+            | Self::PayloadTooLarge(body)
+            | Self::UnsupportedMediaType(body)
+            | Self::Unprocessable(body)
+            | Self::Internal(body)
+            | Self::Unavailable(body)
+            | Self::InsufficientStorage(body) => (body, None),
+        };
+        let mut response = body.into_response();
+        if let Some((name, value)) = header {
+            if let Ok(value) = poem::http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+/// The problems one operation can answer, as bits of [`can`]: what its document lists, each
+/// with the description that fits it.
+pub mod can {
+    /// 401: every operation that needs a key.
+    pub const AUTH: u32 = 1;
+    /// 413 and 415: every operation with a body.
+    pub const BODY: u32 = 1 << 1;
+    /// 422: a body or header that does not validate.
+    pub const INVALID: u32 = 1 << 2;
+    pub const NO_CLIENT: u32 = 1 << 3;
+    pub const NO_CLIENT_OR_ZONE: u32 = 1 << 4;
+    pub const NO_CLIENT_OR_USER: u32 = 1 << 5;
+    /// 409 with `Retry-After`: a write that waited too long for its turn on the client.
+    pub const LOCKED: u32 = 1 << 6;
+    /// 409: the user number exists, or the client is locked.
+    pub const USER_EXISTS: u32 = 1 << 7;
+    /// 503: storage did not answer a read.
+    pub const READ_FAILED: u32 = 1 << 8;
+    /// 503 and 507: a write that storage or a full disk refused.
+    pub const WRITE_FAILED: u32 = 1 << 9;
+
+    /// A read that names a client by header.
+    pub const CLIENT_READ: u32 = AUTH | INVALID | NO_CLIENT | READ_FAILED;
+    /// A read that names a client in a body.
+    pub const CLIENT_READ_BODY: u32 = CLIENT_READ | BODY;
+    /// A write to an existing client.
+    pub const CLIENT_WRITE: u32 = AUTH | BODY | INVALID | LOCKED | WRITE_FAILED;
+}
+
+struct Documented {
+    bit: u32,
+    status: u16,
+    description: &'static str,
+    header: Option<(&'static str, &'static str, bool)>,
+}
+
+const DOCUMENTED: &[Documented] = &[
+    Documented {
+        bit: can::AUTH,
+        status: 401,
+        description: "Missing, unknown, disabled or expired API key.",
+        header: Some(("WWW-Authenticate", "Always `Bearer`.", true)),
+    },
+    Documented {
+        bit: can::NO_CLIENT,
+        status: 404,
+        description: "The client does not exist for this key.",
+        header: None,
+    },
+    Documented {
+        bit: can::NO_CLIENT_OR_ZONE,
+        status: 404,
+        description: "The client, or the zone, does not exist for this key.",
+        header: None,
+    },
+    Documented {
+        bit: can::NO_CLIENT_OR_USER,
+        status: 404,
+        description: "The client, or the user, does not exist for this key.",
+        header: None,
+    },
+    Documented {
+        bit: can::LOCKED,
+        status: 409,
+        description: "The client is locked by another write; nothing was changed. Retry after \
+                      `Retry-After` seconds.",
+        header: Some(("Retry-After", "Seconds to wait before retrying.", true)),
+    },
+    Documented {
+        bit: can::USER_EXISTS,
+        status: 409,
+        description: "The client already has a user with this `UserNo`; or the client is locked \
+                      by another write, then with `Retry-After`. Nothing was changed.",
+        header: Some((
+            "Retry-After",
+            "Seconds to wait before retrying (only when the client is locked).",
+            false,
+        )),
+    },
+    Documented {
+        bit: can::BODY,
+        status: 413,
+        description: "The body is larger than 64 KiB.",
+        header: None,
+    },
+    Documented {
+        bit: can::BODY,
+        status: 415,
+        description: "The body is not sent as JSON (`Content-Type: application/json`).",
+        header: None,
+    },
+    Documented {
+        bit: can::INVALID,
+        status: 422,
+        description: "The request does not validate; `errors` names every failing field or \
+                      header.",
+        header: None,
+    },
+    Documented {
+        bit: can::READ_FAILED,
+        status: 503,
+        description: "Storage is not available right now; retry later.",
+        header: None,
+    },
+    Documented {
+        bit: can::WRITE_FAILED,
+        status: 503,
+        description: "Storage is not available right now; nothing was changed, retry later.",
+        header: None,
+    },
+    Documented {
+        bit: can::WRITE_FAILED,
+        status: 507,
+        description: "The server's disk is full; nothing was changed, retry later.",
+        header: None,
+    },
+];
+
+/// The error answers of an operation that can answer the problems `CAN` (bits of [`can`]).
+#[derive(Debug)]
+pub struct Problems<const CAN: u32>(pub ApiError);
+
+impl<const CAN: u32, E: Into<ApiError>> From<E> for Problems<CAN> {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl<const CAN: u32> IntoResponse for Problems<CAN> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+impl<const CAN: u32> From<Problems<CAN>> for poem::Error {
+    fn from(p: Problems<CAN>) -> Self {
+        poem::Error::from_response(p.into_response())
+    }
+}
+
+impl<const CAN: u32> ApiResponse for Problems<CAN> {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: DOCUMENTED
+                .iter()
+                .filter(|d| CAN & d.bit != 0)
+                .map(|d| MetaResponse {
+                    description: d.description,
+                    status: Some(d.status),
+                    status_range: None,
+                    content: vec![MetaMediaType {
+                        content_type: ProblemJson::CONTENT_TYPE,
+                        schema: Problem::schema_ref(),
+                    }],
+                    headers: d
+                        .header
+                        .iter()
+                        .map(|&(name, description, required)| MetaHeader {
+                            name: name.to_owned(),
+                            description: Some(description.to_owned()),
+                            required,
+                            deprecated: false,
+                            schema: String::schema_ref(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
 }
 
 impl ApiError {
@@ -246,6 +431,7 @@ impl From<ServiceError> for ApiError {
                 Self::Conflict(problem(StatusCode::CONFLICT, e.to_string()), None)
             }
             ServiceError::Member(MemberError::InstallerReserved) => {
+                // The body reader refuses 199 already; this guards a caller that did not.
                 Self::invalid(&ValidationErrors::single(
                     "user.UserNo",
                     MemberError::InstallerReserved.to_string(),
@@ -258,7 +444,10 @@ impl From<ServiceError> for ApiError {
                 ),
                 Some("1".into()),
             ),
-            ServiceError::Invalid(errors) => Self::invalid(&errors),
+            ServiceError::MissingInfo(missing) => Self::invalid(&ValidationErrors::single(
+                format!("info.{}", missing.0),
+                "is required",
+            )),
             ServiceError::Storage(e) | ServiceError::Xml(e) => Self::io(&e),
         }
     }

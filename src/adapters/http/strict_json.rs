@@ -7,9 +7,9 @@ use poem_openapi::types::Type;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 use serde_json::Value;
 
+use super::field_errors::ValidationErrors;
 use super::json_reader::ObjectReader;
 use super::problem::InvalidBody;
-use crate::domain::errors::ValidationErrors;
 
 /// The largest body accepted, chunked or not.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -122,9 +122,9 @@ mod properties {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::adapters::http::dto::{
-        ClientRef, PatchClient, PutClient, PutZone, UserRef, UserWrite, ZoneRef,
-    };
+    use crate::adapters::http::clients::{ClientInfoWrite, ClientRef};
+    use crate::adapters::http::users::{UserRef, UserWrite};
+    use crate::adapters::http::zones::{PutZone, ZoneRef};
 
     /// Any JSON, biased towards the field names and shapes the bodies use.
     fn any_json() -> impl Strategy<Value = Value> {
@@ -172,8 +172,8 @@ mod properties {
     }
 
     fn every_body(bytes: &[u8]) -> Result<(), TestCaseError> {
-        check::<PutClient>(bytes)?;
-        check::<PatchClient>(bytes)?;
+        check::<ClientInfoWrite<true>>(bytes)?;
+        check::<ClientInfoWrite<false>>(bytes)?;
         check::<ClientRef>(bytes)?;
         check::<PutZone>(bytes)?;
         check::<ZoneRef>(bytes)?;

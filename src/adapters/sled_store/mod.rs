@@ -6,6 +6,7 @@
 //! while a flush runs share the next one.
 
 mod group_flush;
+mod record;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -37,23 +38,11 @@ fn failure(e: sled::Error) -> IoFailure {
     }
 }
 
-/// The first byte of a stored client: its encoding. Postcard is about a third of the JSON
-/// size, which keeps more clients in sled's bounded cache; JSON (`{`) is still read.
-const POSTCARD_V1: u8 = 1;
-
 fn encode(client: &Client) -> Result<Vec<u8>, IoFailure> {
-    let mut bytes = vec![POSTCARD_V1];
-    postcard::to_io(client, &mut bytes).map_err(|e| IoFailure::Failed(e.to_string()))?;
-    Ok(bytes)
+    record::encode(client).map_err(IoFailure::Failed)
 }
 
-fn decode(bytes: &[u8]) -> Result<Client, String> {
-    match bytes.split_first() {
-        Some((&POSTCARD_V1, rest)) => postcard::from_bytes(rest).map_err(|e| e.to_string()),
-        Some((b'{', _)) => serde_json::from_slice(bytes).map_err(|e| e.to_string()),
-        _ => Err("unknown encoding".into()),
-    }
-}
+use record::decode;
 
 fn record_key(kind: u8, id: ClientId) -> [u8; 5] {
     let mut key = [kind, 0, 0, 0, 0];
@@ -296,23 +285,6 @@ mod tests {
 
     fn client() -> Client {
         crate::domain::client::sample_client(9, "Ola æøå")
-    }
-
-    #[test]
-    fn clients_round_trip_and_json_records_are_still_read() {
-        let c = client();
-        let bytes = encode(&c).unwrap();
-        assert_eq!(bytes[0], POSTCARD_V1);
-        assert_eq!(decode(&bytes).unwrap(), c);
-        let json = serde_json::to_vec(&c).unwrap();
-        assert!(
-            bytes.len() * 2 < json.len(),
-            "{} vs {}",
-            bytes.len(),
-            json.len()
-        );
-        assert_eq!(decode(&json).unwrap(), c);
-        assert!(decode(b"").is_err() && decode(&[7, 1, 2]).is_err());
     }
 
     #[tokio::test]

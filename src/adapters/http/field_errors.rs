@@ -1,6 +1,6 @@
-//! Errors the domain reports to its callers.
+//! The fields of one request that did not validate, named as the caller wrote them.
 
-use super::fields::Invalid;
+use crate::domain::fields::Invalid;
 
 /// One field that did not validate, named by its path in the request (`info.SinceHrs`,
 /// `user.UserNo`, `X-Client-Id`, `body`).

@@ -1,0 +1,190 @@
+//! The stored form of a client, owned by this adapter and separate from the domain model.
+//!
+//! The first byte names the layout:
+//! - `2` (written now): postcard of [`ClientRecord`], every field stored with its name
+//!   (its JSON key and XML tag). A field added to the domain is simply absent from older
+//!   records and takes its default when they are read; a field removed or renamed needs a
+//!   step in [`decode`] that maps the old name. No migration pass over the database is needed.
+//! - `1`: postcard of the positional layout of version 0.1.0 ([`ClientV1`]); read only.
+//! - `{`: JSON of that same layout, from before postcard; read only.
+//!
+//! `tests/golden/` holds one record of each layout; the tests below read them back.
+
+use serde::{Deserialize, Serialize};
+
+use crate::adapters::client_v1::ClientV1;
+use crate::domain::client::{Client, ClientInfo, ClientInfoPatch, NewUser, ZoneParts};
+use crate::domain::field_set::{Fields, PartialFields};
+use crate::domain::fields::{ClientId, FieldType, FieldValue, InstallDate};
+
+const NAMED_V2: u8 = 2;
+const POSTCARD_V1: u8 = 1;
+
+/// A value as stored; the variant order is part of the layout and must not change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum StoredValue {
+    Text(String),
+    Integer(i64),
+    Flag(bool),
+}
+
+type NamedValues = Vec<(String, StoredValue)>;
+
+/// Layout 2. The field order of this struct is part of the layout and must not change;
+/// a new top-level part goes at the end, with a new version byte.
+#[derive(Debug, Serialize, Deserialize)]
+struct ClientRecord {
+    id: u32,
+    created_on: String,
+    info: NamedValues,
+    zones: Vec<NamedValues>,
+    users: Vec<NamedValues>,
+}
+
+fn named(record: &impl Fields) -> NamedValues {
+    let mut out = Vec::with_capacity(24);
+    let _ = record.try_for_each_field(|name, value| {
+        let value = match value {
+            FieldValue::Text(t) => StoredValue::Text(t.into_owned()),
+            FieldValue::Integer(n) => StoredValue::Integer(n),
+            FieldValue::Flag(b) => StoredValue::Flag(b),
+        };
+        out.push((name.to_owned(), value));
+        Ok::<_, ()>(())
+    });
+    out
+}
+
+fn partial<P: PartialFields>(values: &NamedValues) -> Result<P, String> {
+    P::from_named(values.iter().map(|(name, value)| {
+        let value = match value {
+            StoredValue::Text(t) => FieldValue::Text(t.as_str().into()),
+            StoredValue::Integer(n) => FieldValue::Integer(*n),
+            StoredValue::Flag(b) => FieldValue::Flag(*b),
+        };
+        (name.as_str(), value)
+    }))
+}
+
+/// The bytes of a client, in the current layout.
+pub fn encode(client: &Client) -> Result<Vec<u8>, String> {
+    let record = ClientRecord {
+        id: client.id.get(),
+        created_on: client.created_on.as_str().to_owned(),
+        info: named(&client.info),
+        zones: client.zones().map(named).collect(),
+        users: client.users().map(named).collect(),
+    };
+    let mut bytes = vec![NAMED_V2];
+    postcard::to_io(&record, &mut bytes).map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
+/// A client from the bytes of any layout this version reads.
+pub fn decode(bytes: &[u8]) -> Result<Client, String> {
+    match bytes.split_first() {
+        Some((&NAMED_V2, rest)) => {
+            let record: ClientRecord = postcard::from_bytes(rest).map_err(|e| e.to_string())?;
+            from_record(record)
+        }
+        Some((&POSTCARD_V1, rest)) => postcard::from_bytes::<ClientV1>(rest)
+            .map_err(|e| e.to_string())?
+            .into_client(),
+        Some((b'{', _)) => serde_json::from_slice::<ClientV1>(bytes)
+            .map_err(|e| e.to_string())?
+            .into_client(),
+        _ => Err("unknown record layout".into()),
+    }
+}
+
+fn from_record(record: ClientRecord) -> Result<Client, String> {
+    let id = ClientId::from_value(FieldValue::Integer(record.id.into()))
+        .map_err(|e| format!("id {e}"))?;
+    let created_on = InstallDate::new(record.created_on).map_err(|e| format!("created_on {e}"))?;
+    let info: ClientInfoPatch = partial(&record.info)?;
+    let info = ClientInfo::replaced_by(info, &created_on).map_err(|e| e.to_string())?;
+    let mut client = Client::new(id, created_on, info);
+    for zone in &record.zones {
+        let zone: ZoneParts = partial(zone)?;
+        client.put_zone(zone.complete().map_err(|e| e.to_string())?);
+    }
+    for user in &record.users {
+        let user: NewUser = partial(user)?;
+        let user = user.complete().map_err(|e| e.to_string())?;
+        client.add_user(user).map_err(|e| e.to_string())?;
+    }
+    Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::client::sample_client_full;
+
+    const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
+
+    fn golden(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{GOLDEN}/{name}")).unwrap()
+    }
+
+    /// Bytes written by version 0.1.0 (postcard, positional) and by its predecessor (JSON)
+    /// are read as the same client as layout 2 holds.
+    #[test]
+    fn every_golden_record_reads_as_the_same_client() {
+        let expected = sample_client_full();
+        for name in ["record-v1.postcard", "record-v0.json", "record-v2.postcard"] {
+            assert_eq!(decode(&golden(name)).unwrap(), expected, "{name}");
+        }
+    }
+
+    /// Layout 2 is what the code writes now: a change to it shows here, and needs a new golden
+    /// file (and the old one kept) rather than an edit.
+    #[test]
+    fn the_current_layout_is_the_committed_one() {
+        assert_eq!(
+            encode(&sample_client_full()).unwrap(),
+            golden("record-v2.postcard")
+        );
+    }
+
+    /// What a record written before a field existed looks like: the field is absent. It is
+    /// read with the field at its default, as a new field would be.
+    #[test]
+    fn a_record_without_a_field_reads_with_its_default() {
+        let mut record: ClientRecord =
+            postcard::from_bytes(&golden("record-v2.postcard")[1..]).unwrap();
+        record.info.retain(|(name, _)| name != "SPPage");
+        record
+            .users
+            .iter_mut()
+            .for_each(|u| u.retain(|(n, _)| n != "MobileNoOrder"));
+        let client = from_record(record).unwrap();
+        assert_eq!(client.info.sp_page.as_str(), "");
+        assert!(client.users().all(|u| u.mobile_no_order.get() == 0));
+        assert_eq!(client.info.name, sample_client_full().info.name);
+    }
+
+    #[test]
+    fn clients_round_trip() {
+        for client in [
+            sample_client_full(),
+            crate::domain::client::sample_client(9, "Ola æøå"),
+        ] {
+            let bytes = encode(&client).unwrap();
+            assert_eq!(bytes[0], NAMED_V2);
+            assert_eq!(decode(&bytes).unwrap(), client);
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_bad_values_are_refused() {
+        let mut record: ClientRecord =
+            postcard::from_bytes(&golden("record-v2.postcard")[1..]).unwrap();
+        record
+            .info
+            .push(("FutureField".into(), StoredValue::Flag(true)));
+        assert!(from_record(record).unwrap_err().contains("FutureField"));
+        assert!(decode(&[9, 1, 2]).is_err());
+        assert!(decode(&[]).is_err());
+    }
+}
