@@ -2,7 +2,7 @@
 //! every concrete adapter.
 
 mod backup;
-mod combine;
+mod combine_process;
 mod keys;
 mod serve;
 pub mod settings;
@@ -51,7 +51,9 @@ pub fn main() -> ExitCode {
             installer_email.as_deref(),
         )
         .map(|text| print!("{text}")),
-        Command::Combine(settings) => runtime().and_then(|rt| rt.block_on(combine::run(settings))),
+        Command::Combine(settings) => {
+            runtime().and_then(|rt| rt.block_on(combine_process::run(settings)))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

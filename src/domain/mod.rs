@@ -1,8 +1,8 @@
 //! The model and its rules. No I/O and no framework types live here.
 
 pub mod client;
-pub mod combine;
-pub mod combiner;
+pub mod combine_rules;
+pub mod combine_run;
 pub mod field_set;
 pub mod fields;
 pub mod import_state;

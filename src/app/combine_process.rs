@@ -17,7 +17,7 @@ use crate::adapters::fs_xml::FsXmlQueue;
 use crate::adapters::import_state::{StateFileStore, LAST_RUN_FILE};
 use crate::adapters::share::{DirShare, SmbSettings, SmbShare};
 use crate::adapters::systemd;
-use crate::domain::combiner::{Combiner, CombinerConfig, RunFailed, RunReport, StopFlag};
+use crate::domain::combine_run::{Combiner, CombinerConfig, RunFailed, RunReport, StopFlag};
 use crate::domain::import_state::LastRun;
 use crate::ports::ImportStateStore;
 use crate::ports::{Clock, ImportShare};

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::combine::{
+use super::combine_rules::{
     check_last_import, combine, mark_uploaded, owner_of, rotation_name, BatchFile, ImportFailure,
     LastImport,
 };
