@@ -1,6 +1,7 @@
 //! Black-box tests of `patriot-api serve`: the real binary, real sled, real files.
 
 mod combine;
+mod document_bounds;
 mod durability;
 mod full_disk;
 mod helpers;

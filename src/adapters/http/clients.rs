@@ -55,14 +55,14 @@ macro_rules! info_schemas {
         #[derive(Debug, Clone, Object)]
         #[oai(deny_unknown_fields)]
         pub struct $Put {
-            $( $(#[doc = $doc])* #[oai(rename = $name)] pub $field: put_type!($default, $T), )*
+            $( $(#[doc = $doc])* #[oai(rename = $name, skip_serializing_if_is_none)] pub $field: put_type!($default, $T), )*
         }
 
         /// The info of `PATCH /clients`: any subset of the fields; only those sent change.
         #[derive(Debug, Clone, Object)]
         #[oai(deny_unknown_fields)]
         pub struct $Patch {
-            $( $(#[doc = $doc])* #[oai(rename = $name)] pub $field: Option<$T>, )*
+            $( $(#[doc = $doc])* #[oai(rename = $name, skip_serializing_if_is_none)] pub $field: Option<$T>, )*
         }
     };
 }

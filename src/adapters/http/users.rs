@@ -52,7 +52,7 @@ macro_rules! user_schemas {
         #[derive(Debug, Clone, Object)]
         #[oai(deny_unknown_fields)]
         pub struct $In {
-            $( $(#[doc = $doc])* #[oai(rename = $name)] pub $field: in_type!($default, $T), )*
+            $( $(#[doc = $doc])* #[oai(rename = $name, skip_serializing_if_is_none)] pub $field: in_type!($default, $T), )*
         }
 
         impl From<&$Whole> for $In {

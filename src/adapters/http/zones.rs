@@ -67,10 +67,10 @@ pub struct ZoneBody {
     /// The zone's number (`Zone_No`).
     pub zone_id: ZoneNo,
     /// Where the zone is; defaults to "".
-    #[oai(rename = "Zone_area")]
+    #[oai(rename = "Zone_area", skip_serializing_if_is_none)]
     pub zone_area: Option<ShortText>,
     /// Defaults to 0.
-    #[oai(rename = "ModuleNo")]
+    #[oai(rename = "ModuleNo", skip_serializing_if_is_none)]
     pub module_no: Option<Bounded<255>>,
 }
 
