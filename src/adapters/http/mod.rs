@@ -73,6 +73,7 @@ fn api_service() -> OpenApiService<Api, ()> {
     );
     OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
         .description(DESCRIPTION)
+        .license(poem_openapi::LicenseObject::new(env!("CARGO_PKG_LICENSE")))
         .server(
             poem_openapi::ServerObject::new("http://127.0.0.1:8081").description(
                 "The service on its default address; use the host and port it runs on.",
