@@ -153,6 +153,44 @@ async fn export_import_export_is_identical() {
     assert_eq!(c["users"][0]["User_Name"], "Kari");
 }
 
+/// `tests/golden/export-v1.json` is what 0.1.0's `export` wrote; this version imports it and
+/// serves the same client.
+#[tokio::test]
+async fn an_export_of_the_previous_version_imports() {
+    let dir = TempDir::new().unwrap();
+    let golden = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/export-v1.json");
+    let import = Command::new(TestApp::bin())
+        .args(["import", golden])
+        .env("DATA_DIR", dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/config/keys.example.json"),
+        dir.path().join("keys.json"),
+    )
+    .unwrap();
+    let app = TestApp::spawn_in(dir).await;
+    let (s, c) = app.get_client("secure-api-key", 4_294_967_295).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["info"]["Name"], "Ola Nordmann & Sønn <AS>");
+    assert_eq!(c["info"]["SpecRequest"], "Linje 1\r\nLinje 2 æøå");
+    assert_eq!(c["info"]["InstallDateTime"], "2023-02-20T12:30:00");
+    assert_eq!(c["info"]["ResetNosigsIgnored"], true);
+    assert_eq!(c["zones"][0]["ModuleNo"], 255);
+    assert_eq!(c["users"][1]["UserNo"], 200);
+    assert_eq!(c["users"][1]["Type"], "A");
+    // A new export is version 2.
+    let dir = app.kill();
+    let out = run(dir.path(), &["export"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["version"], 2);
+}
+
 #[tokio::test]
 async fn keys_new_prints_a_key_and_an_entry_that_works() {
     let dir = TempDir::new().unwrap();

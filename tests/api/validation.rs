@@ -309,6 +309,48 @@ async fn header_errors_name_the_header() {
     }
 }
 
+/// Id headers are plain decimal digits, refused in the words of a body field.
+#[tokio::test]
+async fn id_headers_are_strict_decimal_with_body_style_messages() {
+    let app = TestApp::spawn().await;
+    app.create_client(KEY_A, 1, "En").await;
+    for (value, detail) in [
+        ("+1", "X-Client-Id must be an integer in decimal digits"),
+        ("1 2", "X-Client-Id must be an integer in decimal digits"),
+        ("0001", "X-Client-Id must be an integer in decimal digits"),
+        ("1.0", "X-Client-Id must be an integer in decimal digits"),
+        ("0", "X-Client-Id must be between 1 and 4294967295"),
+        (
+            "99999999999999999999999",
+            "X-Client-Id must be between 1 and 4294967295",
+        ),
+    ] {
+        let (s, p) = app
+            .get_as(KEY_A, "/clients", &[("X-Client-Id", value)])
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{value:?}");
+        assert_eq!(p["detail"], detail, "{value:?}");
+    }
+    let (s, p) = app.get_as(KEY_A, "/clients", &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["detail"], "X-Client-Id is required");
+    let (s, _) = app.get_as(KEY_A, "/clients", &[("X-Client-Id", "1")]).await;
+    assert_eq!(s, StatusCode::OK);
+    // A repeated header is refused, not read one way or the other.
+    let resp = app
+        .http
+        .get(format!("{}/clients", app.base))
+        .bearer_auth(KEY_A)
+        .header("X-Client-Id", "1")
+        .header("X-Client-Id", "2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let p: Value = resp.json().await.unwrap();
+    assert_eq!(p["detail"], "X-Client-Id must be sent once");
+}
+
 #[tokio::test]
 async fn malformed_json_names_the_body() {
     let app = TestApp::spawn().await;
