@@ -16,6 +16,22 @@ impl KeyDigest {
         Self(Sha256::digest(secret.as_bytes()).into())
     }
 
+    /// The digest of a secret that a request can present as `Authorization: Bearer <key>`:
+    /// printable ASCII without spaces. Any other secret could never authenticate, so a file
+    /// that holds one has a mistake in it (a trailing space or newline, a typographic quote).
+    pub fn of_presentable_secret(secret: &str) -> Result<Self, String> {
+        if secret.is_empty() {
+            return Err("must not be empty".into());
+        }
+        match secret.chars().position(|c| !c.is_ascii_graphic()) {
+            None => Ok(Self::of_secret(secret)),
+            Some(at) => Err(format!(
+                "has a character no request can send at position {at} (only printable ASCII \
+                 without spaces can follow `Bearer `)"
+            )),
+        }
+    }
+
     /// Parses the 64 hex digits of a `key_sha256` entry.
     pub fn from_hex(hex_digest: &str) -> Option<Self> {
         let mut bytes = [0u8; 32];
@@ -52,6 +68,63 @@ impl ApiKey {
     pub fn usable_at(&self, now: DateTime<Utc>) -> bool {
         self.enabled && self.valid_to.is_none_or(|end| now < end)
     }
+}
+
+fn case_note(a: &str, b: &str) -> &'static str {
+    if a == b {
+        ""
+    } else {
+        ", which differ only in case"
+    }
+}
+
+/// Refuses a set of keys that two tenants could not share safely: the same key, the same
+/// `key_name` or `port` ignoring case (one folder on a Windows share; `__id`s that a reader
+/// cannot tell apart), or a port that does not start with a letter (ports `1` and `11` give
+/// client 11 of one tenant and client 1 of the other the same `__id` `111`). The message
+/// names both entries.
+pub fn check_unambiguous(keys: &[ApiKey]) -> Result<(), String> {
+    let name = |i: usize| format!("entry {i} ({:?})", keys[i].tenant.key_name.as_str());
+    for (i, key) in keys.iter().enumerate() {
+        let port = key.tenant.port.as_str();
+        if !port.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return Err(format!(
+                "{}: port {port:?} must start with a letter, so that client id + port is \
+                 unambiguous",
+                name(i)
+            ));
+        }
+        for (j, other) in keys.iter().enumerate().take(i) {
+            let (a, b) = (&other.tenant, &key.tenant);
+            let clash = if key.digest == other.digest {
+                Some("the same key".to_owned())
+            } else if a
+                .key_name
+                .as_str()
+                .eq_ignore_ascii_case(b.key_name.as_str())
+            {
+                Some(format!(
+                    "key_name {:?} and {:?}{}",
+                    a.key_name.as_str(),
+                    b.key_name.as_str(),
+                    case_note(a.key_name.as_str(), b.key_name.as_str())
+                ))
+            } else if a.port.as_str().eq_ignore_ascii_case(b.port.as_str()) {
+                Some(format!(
+                    "port {:?} and {:?}{}",
+                    a.port.as_str(),
+                    b.port.as_str(),
+                    case_note(a.port.as_str(), b.port.as_str())
+                ))
+            } else {
+                None
+            };
+            if let Some(what) = clash {
+                return Err(format!("{} and {} have {what}", name(j), name(i)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The tenant whose key is `secret`, when that key is enabled and not expired at `now`.

@@ -56,6 +56,18 @@ async fn add_disable_and_refuse_a_broken_file() {
             .count()
             >= 2
     );
+
+    // Key names that are one folder on a Windows share: the whole file is refused.
+    let mut ambiguous = keys_json();
+    ambiguous[1]["key_name"] = serde_json::json!("tenanta");
+    write_json(&keys_file, &ambiguous);
+    app.wait_for_log(r#"have key_name "TenantA" and "tenanta""#)
+        .await;
+    assert_eq!(
+        app.get_client(KEY_B, 1).await.0,
+        StatusCode::UNAUTHORIZED,
+        "old keys stay"
+    );
 }
 
 #[tokio::test]

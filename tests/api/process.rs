@@ -48,7 +48,39 @@ fn bad_settings_stop_the_start_with_a_line_naming_them() {
     keys[1]["key"] = keys[0]["key"].clone();
     write_json(&dir.path().join("bad.json"), &keys);
     let err = serve_fails(&dir, &[("KEY_FILE", "bad.json"), ("PORT", "0")]);
-    assert!(err.contains("used by another entry"), "{err}");
+    assert!(err.contains("the same key"), "{err}");
+}
+
+/// Keys files that would mix up two tenants are refused at start, with both entries named.
+#[test]
+fn an_ambiguous_keys_file_stops_the_start() {
+    let dir = TempDir::new().unwrap();
+    for (change, expected) in [
+        (
+            json!({"port": "base11"}),
+            r#"entry 0 ("TenantA") and entry 1 ("TenantB") have port "BASE11" and "base11""#,
+        ),
+        (
+            json!({"key_name": "tenanta"}),
+            r#"entry 0 ("TenantA") and entry 1 ("tenanta") have key_name "TenantA" and "tenanta""#,
+        ),
+        (
+            json!({"port": "11"}),
+            r#"entry 1 ("TenantB"): port "11" must start with a letter"#,
+        ),
+        (
+            json!({"key": "key-b-secret\n"}),
+            "entry 1 (\"TenantB\"): key has a character",
+        ),
+    ] {
+        let mut keys = keys_json();
+        for (field, value) in change.as_object().unwrap() {
+            keys[1][field] = value.clone();
+        }
+        write_json(&dir.path().join("bad.json"), &keys);
+        let err = serve_fails(&dir, &[("KEY_FILE", "bad.json"), ("PORT", "0")]);
+        assert!(err.contains(expected), "{change}: {err}");
+    }
 }
 
 #[tokio::test]

@@ -3,14 +3,13 @@
 //! The keys in force are replaced only by a file that validates completely; a broken file
 //! leaves the previous keys in force.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::domain::keys::{authenticate, ApiKey, KeyDigest};
+use crate::domain::keys::{authenticate, check_unambiguous, ApiKey, KeyDigest};
 use crate::domain::tenant::{KeyName, PortCode, Tenant, XmlName, XmlText};
 use crate::ports::{Clock, KeyStore};
 
@@ -50,7 +49,7 @@ fn entry(index: usize, raw: RawKey) -> Result<ApiKey, String> {
         |field: &str, why: String| format!("entry {index} ({:?}): {field} {why}", raw.key_name);
     let key_name = KeyName::new(&raw.key_name).map_err(|e| at("key_name", e.0))?;
     let digest = match (&raw.key, &raw.key_sha256) {
-        (Some(key), None) if !key.is_empty() => KeyDigest::of_secret(key),
+        (Some(key), None) => KeyDigest::of_presentable_secret(key).map_err(|e| at("key", e))?,
         (None, Some(hex)) => KeyDigest::from_hex(hex)
             .ok_or_else(|| at("key_sha256", "must be 64 hexadecimal digits".into()))?,
         (Some(_), Some(_)) => {
@@ -100,28 +99,12 @@ pub fn parse_keys(bytes: &[u8]) -> Result<Vec<ApiKey>, String> {
     let entries: Vec<serde_json::Value> = serde_json::from_slice(bytes)
         .map_err(|e| format!("must be a JSON array of key entries: {e}"))?;
     let mut keys = Vec::with_capacity(entries.len());
-    let (mut names, mut digests, mut ports) = (HashSet::new(), HashSet::new(), HashSet::new());
     for (index, value) in entries.into_iter().enumerate() {
         let raw: RawKey =
             serde_json::from_value(value).map_err(|e| format!("entry {index}: {e}"))?;
-        let key = entry(index, raw)?;
-        let name = key.tenant.key_name.as_str().to_owned();
-        if !names.insert(name.clone()) {
-            return Err(format!("key_name {name:?} appears twice"));
-        }
-        if !digests.insert(key.digest.to_hex()) {
-            return Err(format!(
-                "entry {index} ({name:?}): its key is used by another entry"
-            ));
-        }
-        if !ports.insert(key.tenant.port.as_str().to_owned()) {
-            return Err(format!(
-                "entry {index} ({name:?}): port {:?} is used by another entry",
-                key.tenant.port.as_str()
-            ));
-        }
-        keys.push(key);
+        keys.push(entry(index, raw)?);
     }
+    check_unambiguous(&keys)?;
     Ok(keys)
 }
 
@@ -273,24 +256,56 @@ mod tests {
                 .unwrap_or_else(|| panic!("accepted {json}"));
             assert!(err.contains(expected), "{json}: {err}");
         }
-        let dup_name = format!("[{ONE}, {}]", ONE.replace("k1", "k2").replace("P1", "P2"));
-        assert!(parse(&dup_name).unwrap_err().contains("twice"));
-        let dup_key = format!(
-            "[{ONE}, {}]",
-            ONE.replace("\"A\"", "\"B\"").replace("P1", "P2")
-        );
-        assert!(parse(&dup_key).unwrap_err().contains("key is used"));
-        let dup_port = format!(
-            "[{ONE}, {}]",
-            ONE.replace("\"A\"", "\"B\"").replace("k1", "k2")
-        );
-        assert!(parse(&dup_port).unwrap_err().contains("port"));
-        // A plain key and the digest of the same key are the same key.
+        // Two entries that cannot both stand: the message names both.
+        let two = |a: &str, b: &str| format!("[{a}, {b}]");
+        let entry = |name: &str, key: &str, port: &str| {
+            format!(
+                r#"{{"key_name": "{name}", "key": "{key}", "port": "{port}", "installer_name": "I", "installer_email": "e"}}"#
+            )
+        };
         let digest = KeyDigest::of_secret("k1").to_hex();
-        let same = format!(
-            r#"[{ONE}, {{"key_name": "B", "key_sha256": "{digest}", "port": "P2", "installer_name": "I", "installer_email": "e"}}]"#
+        let hashed = format!(
+            r#"{{"key_name": "B", "key_sha256": "{digest}", "port": "P2", "installer_name": "I", "installer_email": "e"}}"#
         );
-        assert!(parse(&same).unwrap_err().contains("key is used"));
+        for (json, expected) in [
+            (
+                two(&entry("A", "k1", "P1"), &entry("A", "k2", "P2")),
+                r#"key_name "A" and "A""#,
+            ),
+            (
+                two(&entry("Tenant", "k1", "P1"), &entry("tenant", "k2", "P2")),
+                r#"key_name "Tenant" and "tenant", which differ only in case"#,
+            ),
+            (
+                two(&entry("A", "k1", "P1"), &entry("B", "k1", "P2")),
+                "the same key",
+            ),
+            (two(&entry("A", "k1", "P1"), &hashed), "the same key"),
+            (
+                two(&entry("A", "k1", "P1"), &entry("B", "k2", "P1")),
+                r#"port "P1" and "P1""#,
+            ),
+            (
+                two(&entry("A", "k1", "base1"), &entry("B", "k2", "BASE1")),
+                r#"port "base1" and "BASE1", which differ only in case"#,
+            ),
+        ] {
+            let err = parse(&json).unwrap_err();
+            assert!(
+                err.contains(r#"entry 0 ("A")"#) || err.contains(r#"entry 0 ("Tenant")"#),
+                "{err}"
+            );
+            assert!(err.contains("entry 1"), "{err}");
+            assert!(err.contains(expected), "{err}");
+        }
+        // Ports that start with a digit make __ids ambiguous (1 + 11 and 11 + 1).
+        let err = parse(&two(&entry("A", "k1", "1"), &entry("B", "k2", "11"))).unwrap_err();
+        assert!(err.contains("must start with a letter"), "{err}");
+        // Keys no request can present.
+        for key in [" k", "k ", "k\n", "kø", "k k", ""] {
+            let err = parse(&format!("[{}]", entry("A", key, "P1"))).unwrap_err();
+            assert!(err.contains("key"), "{key:?}: {err}");
+        }
     }
 
     #[test]
