@@ -44,6 +44,23 @@ async fn metrics_count_requests_clients_and_pending_files() {
     app.create_client(KEY_A, 2, "To").await;
     app.create_client(KEY_B, 1, "Annen").await;
     app.get_client("not-a-key", 1).await;
+    // Before the combiner's first run its gauges are absent, not 0 (an alert on the success
+    // gauge would fire on a fresh install).
+    let (_, _, body) = app.send(Method::GET, "/metrics", None, &[], None).await;
+    let before = body.as_str().unwrap();
+    assert!(
+        before.contains("# TYPE patriot_combine_last_run_success gauge"),
+        "{before}"
+    );
+    for series in [
+        "patriot_combine_last_run_success ",
+        "patriot_combine_last_run_timestamp_seconds ",
+    ] {
+        assert!(
+            !before.lines().any(|l| l.starts_with(series)),
+            "{series} before the first run:\n{before}"
+        );
+    }
     std::fs::create_dir_all(app.path("ready_for_import")).unwrap();
     write_json(
         &app.path("ready_for_import/last_run.json"),

@@ -59,9 +59,15 @@ pub struct Metrics {
     durations: DurationFamily,
     clients: Family<TenantLabels, Gauge>,
     pending_files: Gauge,
-    last_run_time: Gauge<f64, AtomicU64>,
-    last_run_ok: Gauge,
+    /// Families without labels: empty (so absent from the exposition) until the combiner has
+    /// run, then one series each. A plain gauge would read 0 before the first run, which an
+    /// alert on the success gauge takes for a failure.
+    last_run_time: Family<NoLabels, Gauge<f64, AtomicU64>>,
+    last_run_ok: Family<NoLabels, Gauge>,
 }
+
+/// The label set of a series that has none.
+type NoLabels = Vec<(String, String)>;
 
 fn duration_histogram() -> Histogram {
     // 0.5 ms to about 8 s.
@@ -85,8 +91,8 @@ impl Default for Metrics {
         let durations: DurationFamily = Family::new_with_constructor(duration_histogram);
         let clients = Family::<TenantLabels, Gauge>::default();
         let pending_files = Gauge::default();
-        let last_run_time = Gauge::<f64, AtomicU64>::default();
-        let last_run_ok = Gauge::default();
+        let last_run_time = Family::<NoLabels, Gauge<f64, AtomicU64>>::default();
+        let last_run_ok = Family::<NoLabels, Gauge>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route, method and status",
@@ -161,11 +167,21 @@ impl Metrics {
                         .set(count as i64);
                 }
                 self.pending_files.set(ops.pending_files as i64);
-                if let Some(run) = ops.last_run {
-                    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&run.at) {
-                        self.last_run_time.set(at.timestamp() as f64);
+                match ops.last_run {
+                    Some(run) => {
+                        if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&run.at) {
+                            self.last_run_time
+                                .get_or_create(&Vec::new())
+                                .set(at.timestamp() as f64);
+                        }
+                        self.last_run_ok
+                            .get_or_create(&Vec::new())
+                            .set(i64::from(run.ok));
                     }
-                    self.last_run_ok.set(i64::from(run.ok));
+                    None => {
+                        self.last_run_time.clear();
+                        self.last_run_ok.clear();
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not read the figures for /metrics"),
