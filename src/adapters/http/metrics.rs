@@ -55,19 +55,16 @@ type DurationFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
     registry: Registry,
+    /// The combiner's gauges, exposed only once it has run: a gauge reads 0 before it is
+    /// set, which an alert on the success gauge would take for a failed run.
+    combine_registry: Registry,
     requests: Family<RequestLabels, Counter>,
     durations: DurationFamily,
     clients: Family<TenantLabels, Gauge>,
     pending_files: Gauge,
-    /// Families without labels: empty (so absent from the exposition) until the combiner has
-    /// run, then one series each. A plain gauge would read 0 before the first run, which an
-    /// alert on the success gauge takes for a failure.
-    last_run_time: Family<NoLabels, Gauge<f64, AtomicU64>>,
-    last_run_ok: Family<NoLabels, Gauge>,
+    last_run_time: Gauge<f64, AtomicU64>,
+    last_run_ok: Gauge,
 }
-
-/// The label set of a series that has none.
-type NoLabels = Vec<(String, String)>;
 
 fn duration_histogram() -> Histogram {
     // 0.5 ms to about 8 s.
@@ -91,8 +88,8 @@ impl Default for Metrics {
         let durations: DurationFamily = Family::new_with_constructor(duration_histogram);
         let clients = Family::<TenantLabels, Gauge>::default();
         let pending_files = Gauge::default();
-        let last_run_time = Family::<NoLabels, Gauge<f64, AtomicU64>>::default();
-        let last_run_ok = Family::<NoLabels, Gauge>::default();
+        let last_run_time = Gauge::<f64, AtomicU64>::default();
+        let last_run_ok = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests by route, method and status",
@@ -113,18 +110,20 @@ impl Default for Metrics {
             "Per-client XML files waiting for the combiner",
             pending_files.clone(),
         );
-        registry.register(
+        let mut combine_registry = Registry::default();
+        combine_registry.register(
             "patriot_combine_last_run_timestamp_seconds",
             "When the combiner last ran (Unix time); absent before its first run",
             last_run_time.clone(),
         );
-        registry.register(
+        combine_registry.register(
             "patriot_combine_last_run_success",
             "1 when the combiner's last run succeeded, 0 when it failed",
             last_run_ok.clone(),
         );
         Self {
             registry,
+            combine_registry,
             requests,
             durations,
             clients,
@@ -156,6 +155,7 @@ impl Metrics {
 
     /// The text exposition, with the figures read now.
     async fn render(&self, service: &dyn ClientApi) -> String {
+        let mut has_run = false;
         match service.operations().await {
             Ok(ops) => {
                 self.clients.clear();
@@ -167,21 +167,12 @@ impl Metrics {
                         .set(count as i64);
                 }
                 self.pending_files.set(ops.pending_files as i64);
-                match ops.last_run {
-                    Some(run) => {
-                        if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&run.at) {
-                            self.last_run_time
-                                .get_or_create(&Vec::new())
-                                .set(at.timestamp() as f64);
-                        }
-                        self.last_run_ok
-                            .get_or_create(&Vec::new())
-                            .set(i64::from(run.ok));
+                if let Some(run) = ops.last_run {
+                    has_run = true;
+                    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&run.at) {
+                        self.last_run_time.set(at.timestamp() as f64);
                     }
-                    None => {
-                        self.last_run_time.clear();
-                        self.last_run_ok.clear();
-                    }
+                    self.last_run_ok.set(i64::from(run.ok));
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not read the figures for /metrics"),
@@ -189,6 +180,17 @@ impl Metrics {
         let mut text = String::new();
         if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
             tracing::error!(error = %e, "could not encode metrics");
+        }
+        if has_run {
+            let mut combine = String::new();
+            match prometheus_client::encoding::text::encode(&mut combine, &self.combine_registry) {
+                // One exposition: the first part's end marker goes, the second's stays.
+                Ok(()) => {
+                    text.truncate(text.trim_end_matches("# EOF\n").len());
+                    text.push_str(&combine);
+                }
+                Err(e) => tracing::error!(error = %e, "could not encode metrics"),
+            }
         }
         text
     }
