@@ -14,7 +14,7 @@ use super::settings::{CombineSettings, ShareKind};
 use crate::adapters::append_log::AppendLog;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::fs_xml::FsXmlQueue;
-use crate::adapters::import_state::{StateFileStore, LAST_RUN_FILE};
+use crate::adapters::import_state::StateFileStore;
 use crate::adapters::share::{DirShare, SmbSettings, SmbShare};
 use crate::adapters::systemd;
 use crate::domain::combine_run::{Combiner, CombinerConfig, RunFailed, RunReport, StopFlag};
@@ -204,7 +204,7 @@ pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = Arc::new(StateFileStore::new(
         settings.shared.client_state_file.clone(),
-        settings.shared.ready_dir.join(LAST_RUN_FILE),
+        &settings.shared.ready_dir,
     ));
     let combiner = Combiner::new(
         Arc::new(queue),

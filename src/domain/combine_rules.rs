@@ -6,7 +6,7 @@ use std::io::Write;
 
 use chrono::{DateTime, FixedOffset};
 
-use super::import_state::{ImportRecord, ImportState, ImportStatus};
+use super::import_state::{FileFingerprint, ImportRecord, ImportState, ImportStatus, UploadRecord};
 use super::rows::Row;
 
 /// The phrase of a results line that confirms a client.
@@ -83,7 +83,8 @@ pub struct ImportFailure {
 pub struct LastImport<'a> {
     /// The `__id`s of the share's current `clients.xml`.
     pub uploaded: &'a [String],
-    /// Patriot's results, when the results file is strictly newer than that `clients.xml`.
+    /// Patriot's results, when the results file is its answer to that `clients.xml`
+    /// ([`results_answer_upload`]).
     pub results: Option<&'a str>,
     /// This run is about to rotate the file away.
     pub rotating: bool,
@@ -115,6 +116,34 @@ fn set_failed(
 }
 
 /// Moves the state of the last upload's ids along; returns the ids that became `failed`.
+/// Whether the share's results file is Patriot's answer to the share's `clients.xml`
+/// (`combiner.md` §1.6). For a `clients.xml` this service uploaded (its digest is the one
+/// recorded), any change of the results file since the upload counts, whatever the clocks
+/// say: Patriot often answers within the second of the upload, and SMB times are whole
+/// seconds. For any other `clients.xml` (uploaded by something else, or the record is lost),
+/// the results file must be strictly newer than it.
+pub fn results_answer_upload(
+    record: Option<&UploadRecord>,
+    xml_sha256: &str,
+    xml_modified: std::time::SystemTime,
+    results: Option<&FileFingerprint>,
+) -> bool {
+    let Some(results) = results else {
+        return false;
+    };
+    match record {
+        Some(record) if record.xml_sha256 == xml_sha256 => {
+            record.results_before.as_ref() != Some(results)
+        }
+        _ => {
+            let xml_ns = xml_modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+            results.modified_ns > xml_ns
+        }
+    }
+}
+
 pub fn check_last_import(state: &mut ImportState, last: &LastImport<'_>) -> Vec<ImportFailure> {
     let mut failures = Vec::new();
     match last.results {
@@ -193,6 +222,121 @@ mod tests {
             .unwrap()
             .with_ymd_and_hms(2025, 1, 1, 12, 59, 0)
             .unwrap()
+    }
+
+    /// The decision of `combiner.md` §1.6, case by case.
+    #[test]
+    fn when_the_results_file_answers_an_upload() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let second = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+        let fp = |content: &[u8], s: u64| FileFingerprint::of(content, second(s));
+        let ours = UploadRecord {
+            xml_sha256: "ours".into(),
+            results_before: Some(fp(b"earlier import", 50)),
+        };
+        let none_before = UploadRecord {
+            xml_sha256: "ours".into(),
+            results_before: None,
+        };
+        type Case<'a> = (
+            &'a str,
+            Option<&'a UploadRecord>,
+            &'a str,
+            u64,
+            Option<FileFingerprint>,
+            bool,
+        );
+        let cases: &[Case] = &[
+            // what, record, digest of the share's clients.xml, its time, results now, answered
+            (
+                "no results file at all",
+                Some(&ours),
+                "ours",
+                100,
+                None,
+                false,
+            ),
+            (
+                "results unchanged since the upload",
+                Some(&ours),
+                "ours",
+                100,
+                Some(fp(b"earlier import", 50)),
+                false,
+            ),
+            (
+                "rewritten in the second of the upload",
+                Some(&ours),
+                "ours",
+                100,
+                Some(fp(b"new answer", 100)),
+                true,
+            ),
+            (
+                "same size, same second, other content",
+                Some(&ours),
+                "ours",
+                100,
+                Some(fp(b"earlier impor7", 50)),
+                true,
+            ),
+            (
+                "first results file ever, same second",
+                Some(&none_before),
+                "ours",
+                100,
+                Some(fp(b"x", 100)),
+                true,
+            ),
+            // A clients.xml this service did not upload (or whose record is lost): times decide.
+            (
+                "not ours, results older",
+                Some(&ours),
+                "theirs",
+                100,
+                Some(fp(b"x", 99)),
+                false,
+            ),
+            (
+                "not ours, results in the same second",
+                Some(&ours),
+                "theirs",
+                100,
+                Some(fp(b"x", 100)),
+                false,
+            ),
+            (
+                "not ours, results newer",
+                Some(&ours),
+                "theirs",
+                100,
+                Some(fp(b"x", 101)),
+                true,
+            ),
+            (
+                "no record, results newer",
+                None,
+                "ours",
+                100,
+                Some(fp(b"x", 101)),
+                true,
+            ),
+            (
+                "no record, same second",
+                None,
+                "ours",
+                100,
+                Some(fp(b"x", 100)),
+                false,
+            ),
+        ];
+        for (what, record, digest, xml_secs, results, expected) in cases {
+            assert_eq!(
+                results_answer_upload(*record, digest, second(*xml_secs), results.as_ref()),
+                *expected,
+                "{what}"
+            );
+        }
     }
 
     #[test]

@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::combine_rules::{
-    check_last_import, combine, mark_uploaded, owner_of, rotation_name, BatchFile, ImportFailure,
-    LastImport,
+    check_last_import, combine, mark_uploaded, owner_of, results_answer_upload, rotation_name,
+    BatchFile, ImportFailure, LastImport,
 };
-use super::import_state::ImportStatus;
+use super::import_state::{sha256_hex, FileFingerprint, ImportStatus, UploadRecord};
 use super::rows::read_rows;
 use crate::ports::{Clock, ImportShare, ImportStateStore, IoFailure, ShareError, XmlQueue};
 
@@ -241,26 +241,28 @@ impl Combiner {
         let remote = self.config.remote_name.as_str();
         let remote_modified = share.modified(remote).await?;
         if let Some(xml_modified) = remote_modified {
-            let uploaded = match share.read(remote).await? {
-                Some(bytes) => parse(&bytes).map(|rows| rows.into_iter().map(|r| r.id).collect()),
-                None => Ok(Vec::new()),
-            };
-            let uploaded: Vec<String> = uploaded.unwrap_or_else(|why| {
-                tracing::warn!(
-                    file = remote,
-                    why,
-                    "the share's clients.xml is not readable; its import cannot be checked"
-                );
-                Vec::new()
-            });
-            let results_name = self.config.results_name.as_str();
-            let results = match share.modified(results_name).await? {
-                Some(t) if t > xml_modified => share
-                    .read(results_name)
-                    .await?
-                    .map(|b| String::from_utf8_lossy(&b).into_owned()),
-                _ => None,
-            };
+            let remote_bytes = share.read(remote).await?.unwrap_or_default();
+            let uploaded: Vec<String> = parse(&remote_bytes)
+                .map(|rows| rows.into_iter().map(|r| r.id).collect())
+                .unwrap_or_else(|why| {
+                    tracing::warn!(
+                        file = remote,
+                        why,
+                        "the share's clients.xml is not readable; its import cannot be checked"
+                    );
+                    Vec::new()
+                });
+            let (results_now, results_bytes) = self.results_file(share).await?;
+            let record = self.state.load_upload().await?;
+            let answered = results_answer_upload(
+                record.as_ref(),
+                &sha256_hex(&remote_bytes),
+                xml_modified,
+                results_now.as_ref(),
+            );
+            let results = results_bytes
+                .filter(|_| answered)
+                .map(|b| String::from_utf8_lossy(&b).into_owned());
             let next_batch: HashSet<String> = ids.iter().cloned().collect();
             let mut state = self.state.load().await?;
             report.failures = check_last_import(
@@ -302,6 +304,15 @@ impl Combiner {
             share.rename(remote, &rotated).await?;
             report.rotated_to = Some(rotated);
         }
+        // What the results file is just before the upload: any change after it is Patriot's
+        // answer to this file. Recorded before the file goes up, so no answer can precede it.
+        let (results_before, _) = self.results_file(share).await?;
+        self.state
+            .save_upload(&UploadRecord {
+                xml_sha256: sha256_hex(&doc),
+                results_before,
+            })
+            .await?;
         // Under a temporary name first, so Patriot never reads half a file.
         let temporary = format!("{remote}.uploading");
         share.write(&temporary, doc).await?;
@@ -322,6 +333,23 @@ impl Combiner {
         mark_uploaded(&mut state, &batch, now);
         self.state.save(&state).await?;
         Ok(())
+    }
+}
+
+impl Combiner {
+    /// Patriot's results file as it is now, and its content; `None` when there is none.
+    async fn results_file(
+        &self,
+        share: &dyn ImportShare,
+    ) -> Result<(Option<FileFingerprint>, Option<Vec<u8>>), ShareError> {
+        let name = self.config.results_name.as_str();
+        let Some(modified) = share.modified(name).await? else {
+            return Ok((None, None));
+        };
+        Ok(match share.read(name).await? {
+            Some(bytes) => (Some(FileFingerprint::of(&bytes, modified)), Some(bytes)),
+            None => (None, None),
+        })
     }
 }
 
@@ -431,7 +459,7 @@ mod tests {
     }
 
     #[derive(Default)]
-    struct FakeState(Mutex<ImportState>);
+    struct FakeState(Mutex<ImportState>, Mutex<Option<UploadRecord>>);
 
     #[async_trait]
     impl ImportStateStore for FakeState {
@@ -446,6 +474,13 @@ mod tests {
             &self,
             _: &crate::domain::import_state::LastRun,
         ) -> Result<(), IoFailure> {
+            Ok(())
+        }
+        async fn load_upload(&self) -> Result<Option<UploadRecord>, IoFailure> {
+            Ok(self.1.lock().unwrap().clone())
+        }
+        async fn save_upload(&self, record: &UploadRecord) -> Result<(), IoFailure> {
+            *self.1.lock().unwrap() = Some(record.clone());
             Ok(())
         }
     }
@@ -518,6 +553,10 @@ mod tests {
             .with(eq("clients.xml"))
             .returning(|_| Ok(None));
         share
+            .expect_modified()
+            .with(eq("clients_Import_Results.txt"))
+            .returning(|_| Ok(None));
+        share
             .expect_write()
             .withf(|name, bytes| {
                 name == "clients.xml.uploading" && bytes.windows(6).any(|w| w == b"2BASE<")
@@ -543,6 +582,96 @@ mod tests {
         assert_eq!(s["2BASE"].client_id, Some(2));
         assert_eq!(s["2BASE"].attempts, 1);
         assert!(queue.ready.lock().unwrap().is_some());
+    }
+
+    /// A share kept in memory: names to (content, modification time in whole seconds, as
+    /// SMB gives them).
+    /// Name to content and modification time in whole seconds.
+    type ShareFiles = BTreeMap<String, (Vec<u8>, u64)>;
+
+    #[derive(Clone, Default)]
+    struct MemoryShare(Arc<Mutex<ShareFiles>>);
+
+    impl MemoryShare {
+        fn put(&self, name: &str, bytes: &[u8], secs: u64) {
+            self.0
+                .lock()
+                .unwrap()
+                .insert(name.into(), (bytes.to_vec(), secs));
+        }
+        fn mock(&self, now_secs: u64) -> MockImportShare {
+            let mut share = MockImportShare::new();
+            let files = self.0.clone();
+            share.expect_modified().returning(move |name| {
+                Ok(files
+                    .lock()
+                    .unwrap()
+                    .get(name)
+                    .map(|(_, secs)| SystemTime::UNIX_EPOCH + Duration::from_secs(*secs)))
+            });
+            let files = self.0.clone();
+            share
+                .expect_read()
+                .returning(move |name| Ok(files.lock().unwrap().get(name).map(|(b, _)| b.clone())));
+            let files = self.0.clone();
+            share.expect_write().returning(move |name, bytes| {
+                files.lock().unwrap().insert(name.into(), (bytes, now_secs));
+                Ok(())
+            });
+            let files = self.0.clone();
+            share.expect_rename().returning(move |from, to| {
+                let mut files = files.lock().unwrap();
+                let file = files.remove(from).unwrap();
+                files.insert(to.into(), file);
+                Ok(())
+            });
+            share
+        }
+    }
+
+    fn results_for(ids: &[&str]) -> Vec<u8> {
+        ids.iter()
+            .map(|id| format!("Completed processing client {id}\n"))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    /// `combiner.md` §1.6, run by run: the results file counts as Patriot's answer when it
+    /// changed since the upload, even within the same second; an unchanged one does not.
+    #[tokio::test]
+    async fn a_results_file_written_in_the_second_of_the_upload_counts() {
+        let share = MemoryShare::default();
+        let state = Arc::new(FakeState::default());
+        // An old results file, from an earlier import, at second 100.
+        share.put("clients_Import_Results.txt", b"old results", 100);
+        let queue = two_files();
+        combiner(&queue, share.mock(1000), &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap();
+        // Patriot answers within the same second as the upload, confirming one id.
+        share.put("clients_Import_Results.txt", &results_for(&["1BASE"]), 1000);
+        let queue = FakeQueue::with(&[("A/3.xml", 30, &client("3BASE"))]);
+        let report = combiner(&queue, share.mock(1000), &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap();
+        let s = state.0.lock().unwrap().clone();
+        assert_eq!(s["1BASE"].status, ImportStatus::Imported);
+        assert_eq!(s["2BASE"].status, ImportStatus::Failed);
+        assert_eq!(report.failures.len(), 1);
+        assert_eq!(report.failures[0].reason, "not confirmed by Patriot");
+
+        // Nothing changed since this upload: its id stays pending (no rotation: nothing new).
+        let queue = FakeQueue::with(&[]);
+        combiner(&queue, share.mock(1000), &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            state.0.lock().unwrap()["3BASE"].status,
+            ImportStatus::PendingImport
+        );
     }
 
     /// Every share call that can fail: the run fails, every file is back, nothing uploaded

@@ -41,3 +41,41 @@ pub struct LastRun {
     /// The summary line of the run log.
     pub summary: String,
 }
+
+/// A file on the share as it was at one moment: enough to tell that it changed, whatever the
+/// resolution of the share's clock (`combiner.md` §1.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFingerprint {
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch (whole seconds over SMB).
+    pub modified_ns: u64,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+}
+
+impl FileFingerprint {
+    pub fn of(bytes: &[u8], modified: std::time::SystemTime) -> Self {
+        Self {
+            size: bytes.len() as u64,
+            modified_ns: modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            sha256: sha256_hex(bytes),
+        }
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// What this service uploaded last, and what Patriot's results file was at that moment: any
+/// change of the results file since then is Patriot's answer to that upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// SHA-256 of the uploaded `clients.xml`, hex: tells whether the share still holds it.
+    pub xml_sha256: String,
+    /// The results file just before the upload; `None` when there was none.
+    pub results_before: Option<FileFingerprint>,
+}

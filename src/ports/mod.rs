@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use crate::domain::client::{Client, ClientInfoPatch, User, Zone};
 use crate::domain::fields::{ClientId, UserNo, ZoneNo};
-use crate::domain::import_state::{ImportRecord, ImportState, LastRun};
+use crate::domain::import_state::{ImportRecord, ImportState, LastRun, UploadRecord};
 use crate::domain::service::{Operations, ServiceError, Upserted};
 use crate::domain::tenant::{KeyName, Tenant};
 
@@ -280,4 +280,12 @@ pub trait ImportStateStore: Send + Sync {
 
     /// Records how the run that just ended went.
     async fn save_last_run(&self, run: &LastRun) -> Result<(), IoFailure>;
+
+    /// The record of the last upload; `Ok(None)` when there is none or it is unreadable
+    /// (the run then falls back to comparing times, `combiner.md` §1.6).
+    async fn load_upload(&self) -> Result<Option<UploadRecord>, IoFailure>;
+
+    /// Replaces the record of the last upload. MUST be durable before it returns: it is
+    /// written just before the upload it describes.
+    async fn save_upload(&self, record: &UploadRecord) -> Result<(), IoFailure>;
 }

@@ -208,6 +208,136 @@ async fn patriots_results_set_the_state_and_failed_clients_are_sent_again() {
     assert!(restarted.xml("TenantA", 1).is_none());
 }
 
+fn modified(path: &Path) -> SystemTime {
+    std::fs::metadata(path).unwrap().modified().unwrap()
+}
+
+fn set_modified(path: &Path, at: SystemTime) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(at).unwrap();
+}
+
+/// Uploads clients 1–3 of tenant A; then `patriot` changes the share as Patriot would (or
+/// does nothing), and a second run checks the import. Returns the state after it.
+async fn second_run_after(smbd: &TestSmbd, patriot: impl FnOnce(&Path, &Path)) -> Value {
+    let app = TestApp::spawn().await;
+    for id in 1..=3 {
+        app.create_client(KEY_A, id, &format!("Kunde {id}")).await;
+    }
+    let run = combine(app.dir.path(), smbd, &[]);
+    assert!(run.ok, "{}", run.stderr);
+    let share = smbd.share_path();
+    patriot(
+        &share.join("clients.xml"),
+        &share.join("clients_Import_Results.txt"),
+    );
+    let run = combine(app.dir.path(), smbd, &[]);
+    assert!(run.ok, "{}", run.stderr);
+    state(app.dir.path())
+}
+
+const CONFIRM_1_AND_3: &str = "Completed processing client 1BASE11\nError processing client 2BASE11\nCompleted processing client 3BASE11\n";
+
+fn statuses(s: &Value) -> Vec<String> {
+    ["1BASE11", "2BASE11", "3BASE11"]
+        .iter()
+        .map(|id| s[*id]["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `combiner.md` §1.6 against a real smbd, whose times are whole seconds.
+#[tokio::test]
+async fn patriots_answer_is_seen_whatever_the_second_it_comes_in() {
+    let smbd = TestSmbd::start();
+    // Patriot answers within the second of the upload.
+    let s = second_run_after(&smbd, |xml, results| {
+        std::fs::write(results, CONFIRM_1_AND_3).unwrap();
+        set_modified(results, modified(xml));
+    })
+    .await;
+    assert_eq!(statuses(&s), ["imported", "failed", "imported"]);
+    assert_eq!(s["1BASE11"]["attempts"], 0);
+    assert_eq!(s["2BASE11"]["attempts"], 1);
+
+    // No results file at all: the ids wait.
+    let smbd = TestSmbd::start();
+    let s = second_run_after(&smbd, |_, results| assert!(!results.exists())).await;
+    assert_eq!(statuses(&s), ["pending_import"; 3]);
+}
+
+#[tokio::test]
+async fn a_results_file_left_from_an_earlier_import_is_not_an_answer() {
+    let smbd = TestSmbd::start();
+    let old = smbd.share_path().join("clients_Import_Results.txt");
+    std::fs::write(&old, CONFIRM_1_AND_3).unwrap();
+    let earlier = SystemTime::now() - Duration::from_secs(3600);
+    set_modified(&old, earlier);
+    // Unchanged, even though it confirms these very ids.
+    let s = second_run_after(&smbd, |_, results| {
+        assert_eq!(modified(results), earlier);
+    })
+    .await;
+    assert_eq!(statuses(&s), ["pending_import"; 3]);
+}
+
+#[tokio::test]
+async fn a_results_file_rewritten_with_the_same_size_and_second_is_an_answer() {
+    let smbd = TestSmbd::start();
+    let results_path = smbd.share_path().join("clients_Import_Results.txt");
+    // Before the upload: a results file of exactly the size Patriot's answer will have.
+    let before = CONFIRM_1_AND_3.replace("Completed", "Xompleted");
+    assert_eq!(before.len(), CONFIRM_1_AND_3.len());
+    std::fs::write(&results_path, &before).unwrap();
+    let second = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    set_modified(&results_path, second);
+    let s = second_run_after(&smbd, |_, results| {
+        std::fs::write(results, CONFIRM_1_AND_3).unwrap();
+        set_modified(results, second);
+    })
+    .await;
+    assert_eq!(statuses(&s), ["imported", "failed", "imported"]);
+}
+
+/// The API sends again exactly the clients Patriot did not take, and not those deleted since.
+#[tokio::test]
+async fn serve_resends_exactly_the_failed_clients_that_still_exist() {
+    let smbd = TestSmbd::start();
+    let app = TestApp::spawn().await;
+    for id in 1..=4 {
+        app.create_client(KEY_A, id, &format!("Kunde {id}")).await;
+    }
+    assert!(combine(app.dir.path(), &smbd, &[]).ok);
+    let share = smbd.share_path();
+    let results = share.join("clients_Import_Results.txt");
+    std::fs::write(&results, "Completed processing client 1BASE11\n").unwrap();
+    set_modified(&results, modified(&share.join("clients.xml")));
+    assert!(combine(app.dir.path(), &smbd, &[]).ok);
+    let s = state(app.dir.path());
+    assert_eq!(s["1BASE11"]["status"], "imported");
+    for id in ["2BASE11", "3BASE11", "4BASE11"] {
+        assert_eq!(s[id]["status"], "failed", "{id}");
+    }
+    // Client 4 is deleted before the API re-queues.
+    assert_eq!(
+        app.status(Method::DELETE, "/clients", json!({"client_id": 4}))
+            .await,
+        StatusCode::NO_CONTENT
+    );
+    let restarted = TestApp::spawn_in_with(app.stop(), &[("REQUEUE_INTERVAL_SECS", "1")]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while restarted.xml("TenantA", 2).is_none() || restarted.xml("TenantA", 3).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "failed clients 2 and 3 were not written again within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let run = combine(restarted.dir.path(), &smbd, &[]);
+    assert!(run.ok, "{}", run.stderr);
+    let sent = smbd.file("clients.xml").unwrap();
+    assert_eq!(sorted(ids(&sent)), ["2BASE11", "3BASE11"]);
+}
+
 #[tokio::test]
 async fn an_unreachable_share_or_a_wrong_password_loses_nothing() {
     let mut smbd = TestSmbd::start();
