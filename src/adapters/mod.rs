@@ -9,6 +9,7 @@ pub mod fs_xml;
 pub mod http;
 pub mod import_state;
 pub mod keys_file;
+pub mod regular_file;
 pub mod share;
 pub mod sled_store;
 pub mod systemd;

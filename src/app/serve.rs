@@ -58,14 +58,15 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             )
         })?
         .with_space_reserve(reserve);
-    let imports = StateFileReader::new(
+    let imports = Arc::new(StateFileReader::new(
         settings.shared.client_state_file.clone(),
         settings.shared.ready_dir.join(LAST_RUN_FILE),
-    );
+    ));
+    imports.watch();
     let service = Arc::new(ClientService::new(
         Arc::new(repo),
         Arc::new(xml),
-        Arc::new(imports),
+        imports,
         clock,
     ));
 

@@ -357,3 +357,34 @@ async fn keys_reloaded_under_load_never_fail_and_never_keep_a_removed_key() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(load.await.unwrap() > 30);
 }
+
+/// A local admin replaces the state file and the combiner's last-run record with FIFOs: no
+/// request waits on them, every route keeps answering, and the refusal is logged.
+#[tokio::test]
+async fn fifos_in_place_of_state_files_block_nothing() {
+    let app = TestApp::spawn().await;
+    app.create_client(KEY_A, 1, "En").await;
+    std::fs::create_dir_all(app.path("ready_for_import")).unwrap();
+    for name in ["client_state.json", "ready_for_import/last_run.json"] {
+        let path = std::ffi::CString::new(app.path(name).to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "{name}");
+    }
+    app.wait_for_log("state file refused").await;
+    let answer = async {
+        for _ in 0..4 {
+            let (s, _, _) = app.send(Method::GET, "/metrics", None, &[], None).await;
+            assert_eq!(s, StatusCode::OK);
+            assert_eq!(app.get_client(KEY_A, 1).await.0, StatusCode::OK);
+            assert_eq!(app.get_client(KEY_B, 1).await.0, StatusCode::NOT_FOUND);
+            let (s, _, _) = app.send(Method::GET, "/healthz", None, &[], None).await;
+            assert_eq!(s, StatusCode::OK);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), answer)
+        .await
+        .expect("every route answered within 10 s with FIFOs in place");
+    assert!(app
+        .logs()
+        .iter()
+        .any(|l| l.contains("is not a regular file")));
+}

@@ -172,6 +172,20 @@ async fn get_rewrites_a_missing_file_unless_imported() {
             "3BASE11": {"status": "pending_import", "last_batch": "2025-01-01T12:59:00+01:00", "key_name": "TenantA", "client_id": 3, "attempts": 1}
         }),
     );
+    // The API notices the state file within its watch interval (200 ms): wait on client 3,
+    // whose file comes back either way.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, c) = app.get_client(KEY_A, 3).await;
+        if c.get("import").is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the state file was not read within 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let (_, c) = app.get_client(KEY_A, 2).await;
     assert_eq!(
         c["import"],

@@ -1,11 +1,14 @@
 //! The combiner's state file (`CLIENT_STATE_FILE`), read by the API.
 //!
-//! The file is parsed again only when its modification time or size changed, so a `GET`
-//! does not pay for parsing the whole file.
+//! Requests never touch the disk for it: the parsed state is held in memory and a watcher
+//! re-reads the file, off the async workers, when its modification time or size changed
+//! (checked every [`WATCH_INTERVAL`]). A file that is not a regular file (a FIFO, a device)
+//! is refused with a log line and the last good state stays, as it does for a file that does
+//! not parse.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -13,76 +16,126 @@ mod store;
 
 pub use store::{StateFileStore, LAST_RUN_FILE};
 
+use crate::adapters::regular_file::{self, Stamp};
 use crate::domain::import_state::{ImportRecord, ImportState, LastRun};
 use crate::ports::{ImportStateReader, IoFailure};
 
-type Stamp = (SystemTime, u64);
+/// How often the watcher looks at the state file: how long a change may take to show.
+pub const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 
 pub struct StateFileReader {
     path: PathBuf,
     last_run: PathBuf,
-    cache: Mutex<Option<(Stamp, Arc<ImportState>)>>,
+    current: RwLock<Arc<ImportState>>,
+    /// The version of the file last looked at.
+    seen: Mutex<Option<Seen>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    File(Option<Stamp>),
+    Refused(String),
 }
 
 impl StateFileReader {
     /// `path` is `CLIENT_STATE_FILE`; `last_run` the combiner's `READY_DIR/last_run.json`.
+    /// Reads the file once now (blocking: call it before serving, or off the runtime).
     pub fn new(path: PathBuf, last_run: PathBuf) -> Self {
-        Self {
+        let reader = Self {
             path,
             last_run,
-            cache: Mutex::new(None),
+            current: RwLock::new(Arc::new(ImportState::new())),
+            seen: Mutex::new(None),
+        };
+        reader.refresh();
+        reader
+    }
+
+    /// Re-reads the file when it changed. Blocking; a refusal is logged once per version of
+    /// the file and keeps the last good state.
+    pub fn refresh(&self) {
+        let now = match regular_file::stamp(&self.path) {
+            Ok(stamp) => Seen::File(stamp),
+            Err(e) => Seen::Refused(e.to_string()),
+        };
+        let Ok(mut seen) = self.seen.lock() else {
+            return;
+        };
+        if seen.as_ref() == Some(&now) {
+            return;
+        }
+        *seen = Some(now.clone());
+        drop(seen);
+        let state = match now {
+            Seen::Refused(why) => return self.refused(&why),
+            Seen::File(None) => ImportState::new(),
+            Seen::File(Some(_)) => match regular_file::read(&self.path) {
+                Ok(None) => ImportState::new(),
+                Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+                    Ok(state) => state,
+                    Err(e) => return self.refused(&format!("not a valid state file: {e}")),
+                },
+                Err(e) => return self.refused(&e.to_string()),
+            },
+        };
+        if let Ok(mut current) = self.current.write() {
+            *current = Arc::new(state);
         }
     }
 
-    /// The whole state; empty when the file does not exist.
-    pub fn load(&self) -> Result<Arc<ImportState>, IoFailure> {
-        let meta = match std::fs::metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Arc::new(ImportState::new()))
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let stamp = (meta.modified()?, meta.len());
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((cached, state)) = cache.as_ref() {
-                if *cached == stamp {
-                    return Ok(state.clone());
+    fn refused(&self, why: &str) {
+        tracing::warn!(file = %self.path.display(), why,
+            "state file refused; the last good state stays");
+    }
+
+    /// Keeps the state current: every [`WATCH_INTERVAL`], a blocking-pool thread looks at the
+    /// file. Ends when the reader is dropped elsewhere.
+    pub fn watch(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(WATCH_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(reader) = weak.upgrade() else { return };
+                if tokio::task::spawn_blocking(move || reader.refresh())
+                    .await
+                    .is_err()
+                {
+                    return;
                 }
             }
-        }
-        let bytes = std::fs::read(&self.path)?;
-        let state: ImportState = serde_json::from_slice(&bytes).map_err(|e| {
-            IoFailure::Failed(format!(
-                "{} is not a valid state file: {e}",
-                self.path.display()
-            ))
-        })?;
-        let state = Arc::new(state);
-        if let Ok(mut cache) = self.cache.lock() {
-            *cache = Some((stamp, state.clone()));
-        }
-        Ok(state)
+        });
+    }
+
+    fn state(&self) -> Arc<ImportState> {
+        self.current
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|_| Arc::new(ImportState::new()))
     }
 }
 
 #[async_trait]
 impl ImportStateReader for StateFileReader {
     async fn record(&self, patriot_id: &str) -> Result<Option<ImportRecord>, IoFailure> {
-        Ok(self.load()?.get(patriot_id).cloned())
+        Ok(self.state().get(patriot_id).cloned())
     }
 
     async fn all(&self) -> Result<Arc<ImportState>, IoFailure> {
-        self.load()
+        Ok(self.state())
     }
 
     async fn last_run(&self) -> Result<Option<LastRun>, IoFailure> {
-        match std::fs::read(&self.last_run) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
+        let path = self.last_run.clone();
+        let bytes = tokio::task::spawn_blocking(move || regular_file::read(&path))
+            .await
+            .map_err(|e| IoFailure::Failed(e.to_string()))??;
+        match bytes {
+            Some(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| IoFailure::Failed(e.to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
+            None => Ok(None),
         }
     }
 }
