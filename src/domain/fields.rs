@@ -257,6 +257,29 @@ impl From<UserNo> for i64 {
     }
 }
 
+/// How many entries one page of a listing holds: 1–1000, 100 when not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u16);
+
+impl PageLimit {
+    pub const DEFAULT: PageLimit = PageLimit(100);
+
+    pub fn new(value: i64) -> Result<Self, Invalid> {
+        in_range(value, 1, 1000).map(|v| Self(v as u16))
+    }
+    pub fn get(self) -> u16 {
+        self.0
+    }
+}
+
+impl Default for PageLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+integer_field_type!(PageLimit, 1, 1000);
+
 /// An integer from 0 to `MAX` (minutes, hours, counters…).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bounded<const MAX: u16>(u16);

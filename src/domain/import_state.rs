@@ -79,3 +79,38 @@ pub struct UploadRecord {
     /// The results file just before the upload; `None` when there was none.
     pub results_before: Option<FileFingerprint>,
 }
+
+/// Which clients a listing of imports shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFilter {
+    /// Clients the state file does not know: never uploaded.
+    NotSent,
+    Status(ImportStatus),
+}
+
+/// One client of a listing, with the state file's record of it (`None`: not sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportEntry {
+    pub id: super::fields::ClientId,
+    pub record: Option<ImportRecord>,
+}
+
+impl ImportEntry {
+    pub fn matches(&self, filter: Option<ImportFilter>) -> bool {
+        match filter {
+            None => true,
+            Some(ImportFilter::NotSent) => self.record.is_none(),
+            Some(ImportFilter::Status(status)) => {
+                self.record.as_ref().is_some_and(|r| r.status == status)
+            }
+        }
+    }
+}
+
+/// One page of a tenant's clients with their import state, by client id.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportPage {
+    pub entries: Vec<ImportEntry>,
+    /// The last id of this page when more follow.
+    pub next_after: Option<super::fields::ClientId>,
+}

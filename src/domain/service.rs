@@ -10,8 +10,8 @@ use tokio::sync::{Mutex, MutexGuard};
 
 use super::client::{Client, ClientInfo, ClientInfoPatch, MemberError, User, Zone};
 use super::field_set::MissingField;
-use super::fields::{ClientId, InstallDate, UserNo, ZoneNo};
-use super::import_state::{ImportRecord, ImportStatus};
+use super::fields::{ClientId, InstallDate, PageLimit, UserNo, ZoneNo};
+use super::import_state::{ImportEntry, ImportFilter, ImportPage, ImportRecord, ImportStatus};
 use super::tenant::{KeyName, Tenant};
 use super::xml::render_client_document;
 use crate::ports::{
@@ -539,6 +539,50 @@ impl ClientService {
         })
     }
 
+    /// A page of the tenant's clients with their import state (`api.md` §4.1). Scans ids in
+    /// chunks and looks each up in the state file held in memory; writes nothing.
+    pub async fn list_imports(
+        &self,
+        tenant: &Tenant,
+        filter: Option<ImportFilter>,
+        after: Option<ClientId>,
+        limit: PageLimit,
+    ) -> Result<ImportPage, ServiceError> {
+        const CHUNK: usize = 1024;
+        let limit = usize::from(limit.get());
+        let state = self.imports.all().await.map_err(ServiceError::Storage)?;
+        let mut page = ImportPage::default();
+        let mut cursor = after;
+        loop {
+            let ids = self
+                .repo
+                .client_ids(&tenant.key_name, cursor, CHUNK)
+                .await
+                .map_err(ServiceError::Storage)?;
+            let Some(&last) = ids.last() else {
+                return Ok(page);
+            };
+            cursor = Some(last);
+            for id in &ids {
+                let entry = ImportEntry {
+                    id: *id,
+                    record: state.get(&tenant.patriot_id(*id)).cloned(),
+                };
+                if !entry.matches(filter) {
+                    continue;
+                }
+                if page.entries.len() == limit {
+                    page.next_after = page.entries.last().map(|e| e.id);
+                    return Ok(page);
+                }
+                page.entries.push(entry);
+            }
+            if ids.len() < CHUNK {
+                return Ok(page);
+            }
+        }
+    }
+
     pub async fn health(&self) -> Result<(), ServiceError> {
         self.repo.health().await.map_err(ServiceError::Storage)
     }
@@ -620,6 +664,15 @@ impl crate::ports::ClientApi for ClientService {
     }
     async fn operations(&self) -> Result<Operations, ServiceError> {
         ClientService::operations(self).await
+    }
+    async fn list_imports(
+        &self,
+        tenant: &Tenant,
+        filter: Option<ImportFilter>,
+        after: Option<ClientId>,
+        limit: PageLimit,
+    ) -> Result<ImportPage, ServiceError> {
+        ClientService::list_imports(self, tenant, filter, after, limit).await
     }
 }
 

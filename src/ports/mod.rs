@@ -5,8 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 
 use crate::domain::client::{Client, ClientInfoPatch, User, Zone};
-use crate::domain::fields::{ClientId, UserNo, ZoneNo};
-use crate::domain::import_state::{ImportRecord, ImportState, LastRun, UploadRecord};
+use crate::domain::fields::{ClientId, PageLimit, UserNo, ZoneNo};
+use crate::domain::import_state::{
+    ImportFilter, ImportPage, ImportRecord, ImportState, LastRun, UploadRecord,
+};
 use crate::domain::service::{Operations, ServiceError, Upserted};
 use crate::domain::tenant::{KeyName, Tenant};
 
@@ -81,6 +83,15 @@ pub trait ClientApi: Send + Sync {
     async fn health(&self) -> Result<(), ServiceError>;
     /// Figures for `/metrics`.
     async fn operations(&self) -> Result<Operations, ServiceError>;
+    /// A page of the tenant's clients with their import state, by client id, after `after`,
+    /// only those that `filter` keeps. MUST read only (no file written).
+    async fn list_imports(
+        &self,
+        tenant: &Tenant,
+        filter: Option<ImportFilter>,
+        after: Option<ClientId>,
+        limit: PageLimit,
+    ) -> Result<ImportPage, ServiceError>;
 }
 
 /// A failure of storage or of the file system, as the domain needs to tell it apart.
@@ -145,6 +156,15 @@ pub trait ClientRepository: Send + Sync {
 
     /// How many clients each tenant has (for metrics).
     async fn count_by_tenant(&self) -> Result<Vec<(KeyName, u64)>, IoFailure>;
+
+    /// Up to `max` ids of the tenant's clients, in ascending order, after `after` (from the
+    /// first when `None`). MUST NOT block the async runtime while it scans.
+    async fn client_ids(
+        &self,
+        tenant: &KeyName,
+        after: Option<ClientId>,
+        max: usize,
+    ) -> Result<Vec<ClientId>, IoFailure>;
 }
 
 /// Where the per-client XML files go (`XML_DIR/<key_name>/<client_id>.xml`).

@@ -123,32 +123,50 @@ async fn every_documented_bound_is_the_service_bound() {
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            // Headers.
-            for param in op["parameters"].as_array().into_iter().flatten() {
-                let header = param["name"].as_str().unwrap();
+            // Header and query parameters; the others are sent with a valid value.
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            for param in &params {
+                let name = param["name"].as_str().unwrap();
                 for (label, ok, bad) in cases(&param["schema"]) {
-                    let mut headers: Vec<(String, String)> = op["parameters"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|p| (p["name"].as_str().unwrap().to_owned(), "1".to_owned()))
-                        .collect();
                     for (value, accepted) in [(&ok, true), (&bad, false)] {
-                        for h in headers.iter_mut().filter(|h| h.0 == header) {
-                            h.1 = value.to_string();
+                        let text = |v: &Value| match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        let mut headers = Vec::new();
+                        let mut query = Vec::new();
+                        for p in &params {
+                            let pname = p["name"].as_str().unwrap().to_owned();
+                            let v = if pname == name {
+                                text(value)
+                            } else {
+                                "1".to_owned()
+                            };
+                            match p["in"].as_str() {
+                                Some("header") => headers.push((pname, v)),
+                                Some("query") if pname == name => query.push((pname, v)),
+                                _ => {}
+                            }
                         }
                         let pairs: Vec<(&str, &str)> = headers
                             .iter()
                             .map(|(n, v)| (n.as_str(), v.as_str()))
                             .collect();
+                        let url = if query.is_empty() {
+                            path.clone()
+                        } else {
+                            let q: Vec<String> =
+                                query.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                            format!("{path}?{}", q.join("&"))
+                        };
                         let (status, _, answer) = app
-                            .send(method.clone(), path, Some(KEY_A), &pairs, None)
+                            .send(method.clone(), &url, Some(KEY_A), &pairs, None)
                             .await;
                         check(
-                            &format!("{method} {path} {header} {label} {value}"),
+                            &format!("{method} {path} {name} {label} {value}"),
                             status,
                             &answer,
-                            header,
+                            name,
                             accepted,
                         );
                         checked += 1;

@@ -6,6 +6,7 @@ mod durability;
 mod full_disk;
 mod helpers;
 mod hostile;
+mod imports;
 mod isolation;
 mod keys_reload;
 mod openapi_doc;

@@ -41,6 +41,7 @@ async fn document_and_swagger_ui_are_served_without_a_key() {
         "/clients/users/single",
         "/clients/users/list",
         "/clients/users/get",
+        "/clients/imports",
         "/healthz",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
@@ -96,7 +97,7 @@ async fn document_and_swagger_ui_are_served_without_a_key() {
             }
         }
     }
-    assert_eq!(operations, 16);
+    assert_eq!(operations, 17);
     assert!(doc["components"]["securitySchemes"]["ApiKey"]["scheme"] == "bearer");
 
     let yaml = app

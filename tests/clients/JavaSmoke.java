@@ -70,6 +70,10 @@ public class JavaSmoke {
         check(statusOf(() -> users.getUser(id, 199)) == 404, "199 answers 404");
         check(statusOf(() -> clients.getClient(id + 1)) == 404, "404");
 
+        ImportsPage imports = clients.listImports("not_sent", 1000, null);
+        check(imports.getClients().stream().anyMatch(c -> c.getClientId() == id && c.getStatus() == ImportState.NOT_SENT), "imports");
+        check(imports.getNextAfter() == null, "one page");
+
         // The largest id round-trips: an answer with it deserializes.
         long top = 4294967295L;
         check(clients.putClient(new PutClientBody().clientId(top).info(new InfoPut().name("Siste"))).getClientId() == top, "top id put");

@@ -5,14 +5,16 @@ and the error answers parsed as problem objects. Usage: python_smoke.py BASE_URL
 import sys
 
 from patriot_client import AuthenticatedClient
-from patriot_client.api.clients import delete_client, get_client, patch_client, put_client
+from patriot_client.api.clients import (
+    delete_client, get_client, list_imports, patch_client, put_client,
+)
 from patriot_client.api.health import healthz
 from patriot_client.api.users import (
     create_user, delete_user, get_user, get_users, list_users, read_user, replace_user,
 )
 from patriot_client.api.zones import delete_zone, get_zones, list_zones, put_zone
 from patriot_client.models import (
-    ClientOut, ClientRefBody, ImportStatusOut, InfoPatch, InfoPut, PatchClientBody, Problem,
+    ClientOut, ClientRefBody, ImportState, ImportStatusOut, InfoPatch, InfoPut, PatchClientBody, Problem,
     PutClientBody, UserBody, UserIn, UserRefBody, ZoneBody, ZoneRefBody,
 )
 
@@ -65,6 +67,12 @@ assert expect(get_user.sync_detailed(client=api, x_client_id=CID, x_user_no=1), 
 assert expect(read_user.sync_detailed(client=api, body=UserRefBody(client_id=CID, user_no=1)), 200).user.user_name == "Kari"
 assert expect(replace_user.sync_detailed(client=api, body=UserBody(
     client_id=CID, user=UserIn(user_no=1, user_name="Per"))), 200).user.user_name == "Per"
+
+# The import overview: the new client was never sent.
+imports = expect(list_imports.sync_detailed(client=api, status=ImportState.NOT_SENT, limit=1000), 200)
+assert CID in [c.client_id for c in imports.clients], imports
+assert all(c.status == ImportState.NOT_SENT for c in imports.clients)
+problem(list_imports.sync_detailed(client=api, limit=0), 422)
 
 # Errors come back as problem objects.
 problem(get_client.sync_detailed(client=AuthenticatedClient(base_url=base, token="wrong"), x_client_id=CID), 401)

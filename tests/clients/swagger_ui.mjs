@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const [base, key, clientId, screenshot] = process.argv.slice(2);
-const expectedOperations = 16;
+const expectedOperations = 17;
 
 const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "chromium-")), {
   executablePath: "/usr/bin/chromium",

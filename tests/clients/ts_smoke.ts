@@ -68,6 +68,11 @@ const client = await api.GET("/clients", { params: { header: { "X-Client-Id": id
 const status: "pending_import" | "imported" | "failed" | undefined = client.data?.import?.status;
 check(client.data?.client_id === id && status === undefined, "GET client");
 
+const imports = await api.GET("/clients/imports", { params: { query: { status: "not_sent", limit: 1000 } } });
+check(imports.data?.clients.some((c) => c.client_id === id && c.status === "not_sent") === true, "imports");
+const next: number | null | undefined = imports.data?.next_after;
+check(next === null, "one page");
+
 const invalid = await api.PUT("/clients/zones", { body: { client_id: id, zone_id: 1000 } });
 check(invalid.response.status === 422 && problem(invalid.error)?.errors?.[0]?.field === "zone_id", "422 names the field");
 

@@ -27,6 +27,7 @@ const ROUTES: &[&str] = &[
     "/clients/users/single",
     "/clients/users/list",
     "/clients/users/get",
+    "/clients/imports",
     "/healthz",
     "/metrics",
     "/openapi.json",

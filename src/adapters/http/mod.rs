@@ -10,9 +10,10 @@ mod field_errors;
 mod field_schema;
 mod guard;
 mod health;
-mod id_header;
+mod imports;
 mod json_reader;
 mod metrics;
+mod param;
 mod payload;
 mod problem;
 mod request_log;
@@ -35,7 +36,7 @@ use crate::domain::fields::Invalid;
 use crate::ports::{ClientApi, KeyStore};
 use auth::ApiKey;
 use field_errors::ValidationErrors;
-use id_header::IdHeader;
+use param::IdHeader;
 use problem::error_response;
 
 const TITLE: &str = "Patriot API";
@@ -59,6 +60,7 @@ enum ApiTags {
 
 type Api = (
     clients::ClientsApi,
+    imports::ImportsApi,
     zones::ZonesApi,
     users::UsersApi,
     health::HealthApi,
@@ -67,6 +69,7 @@ type Api = (
 fn api_service() -> OpenApiService<Api, ()> {
     let api = (
         clients::ClientsApi,
+        imports::ImportsApi,
         zones::ZonesApi,
         users::UsersApi,
         health::HealthApi,
@@ -82,7 +85,7 @@ fn api_service() -> OpenApiService<Api, ()> {
 }
 
 /// The value of an id header, or a 422 that names the header.
-fn header_value<T: id_header::HeaderId>(
+fn header_value<T: param::ParamType>(
     name: &str,
     header: IdHeader<T>,
 ) -> Result<T, ValidationErrors> {

@@ -9,8 +9,8 @@ use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::clients::ClientRef;
-use super::id_header::IdHeader;
 use super::json_reader::ObjectReader;
+use super::param::IdHeader;
 use super::payload::Json;
 use super::problem::{can, ApiError, Problems};
 use super::request_log::note_client;

@@ -273,6 +273,42 @@ impl ClientRepository for SledClientRepository {
         self.flush.flush().await
     }
 
+    async fn client_ids(
+        &self,
+        tenant: &KeyName,
+        after: Option<ClientId>,
+        max: usize,
+    ) -> Result<Vec<ClientId>, IoFailure> {
+        let tree = self.tree(tenant)?;
+        // A scan of many keys is CPU work: off the async workers.
+        tokio::task::spawn_blocking(move || {
+            let start = match after {
+                Some(id) => std::ops::Bound::Excluded(record_key(CLIENT, id).to_vec()),
+                None => std::ops::Bound::Included(vec![CLIENT]),
+            };
+            let mut ids = Vec::with_capacity(max.min(4096));
+            for entry in
+                tree.range::<Vec<u8>, _>((start, std::ops::Bound::Excluded(vec![CLIENT + 1])))
+            {
+                let (key, _) = entry.map_err(failure)?;
+                let Some(id) = key
+                    .get(1..5)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .and_then(|b| ClientId::new(u32::from_be_bytes(b).into()).ok())
+                else {
+                    continue;
+                };
+                ids.push(id);
+                if ids.len() == max {
+                    break;
+                }
+            }
+            Ok(ids)
+        })
+        .await
+        .map_err(|e| IoFailure::Failed(e.to_string()))?
+    }
+
     async fn health(&self) -> Result<(), IoFailure> {
         // A read through the whole stack: fails when the database has failed.
         self.db.get(b"health").map(|_| ()).map_err(failure)
