@@ -32,6 +32,27 @@ pub struct ImportRecord {
 /// The whole state file: `__id` → record.
 pub type ImportState = BTreeMap<String, ImportRecord>;
 
+/// The status of every client of one tenant that the state file knows, by client id.
+pub type TenantStatuses = BTreeMap<u32, ImportStatus>;
+
+/// The state file's records grouped by tenant port: an `__id` is the client id followed by the
+/// port, and ports start with a letter, so the leading digits are the client id. Ids of any
+/// other shape are left out.
+pub fn statuses_by_port(state: &ImportState) -> std::collections::HashMap<String, TenantStatuses> {
+    let mut out: std::collections::HashMap<String, TenantStatuses> = Default::default();
+    for (patriot_id, record) in state {
+        let digits = patriot_id.bytes().take_while(u8::is_ascii_digit).count();
+        let (id, port) = patriot_id.split_at(digits);
+        let (Ok(id), false) = (id.parse::<u32>(), port.is_empty()) else {
+            continue;
+        };
+        out.entry(port.to_owned())
+            .or_default()
+            .insert(id, record.status);
+    }
+    out
+}
+
 /// How the combiner's last run went, for the API's metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastRun {
@@ -93,18 +114,6 @@ pub enum ImportFilter {
 pub struct ImportEntry {
     pub id: super::fields::ClientId,
     pub record: Option<ImportRecord>,
-}
-
-impl ImportEntry {
-    pub fn matches(&self, filter: Option<ImportFilter>) -> bool {
-        match filter {
-            None => true,
-            Some(ImportFilter::NotSent) => self.record.is_none(),
-            Some(ImportFilter::Status(status)) => {
-                self.record.as_ref().is_some_and(|r| r.status == status)
-            }
-        }
-    }
 }
 
 /// One page of a tenant's clients with their import state, by client id.

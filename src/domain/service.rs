@@ -539,8 +539,10 @@ impl ClientService {
         })
     }
 
-    /// A page of the tenant's clients with their import state (`api.md` §4.1). Scans ids in
-    /// chunks and looks each up in the state file held in memory; writes nothing.
+    /// A page of the tenant's clients with their import state (`api.md` §4.1); writes
+    /// nothing. With a status filter, the ids come from the state file's index (each checked
+    /// against the store, which may have deleted it); otherwise from the store, in chunks,
+    /// each looked up in the index.
     pub async fn list_imports(
         &self,
         tenant: &Tenant,
@@ -548,39 +550,74 @@ impl ClientService {
         after: Option<ClientId>,
         limit: PageLimit,
     ) -> Result<ImportPage, ServiceError> {
-        const CHUNK: usize = 1024;
         let limit = usize::from(limit.get());
-        let state = self.imports.all().await.map_err(ServiceError::Storage)?;
-        let mut page = ImportPage::default();
-        let mut cursor = after;
-        loop {
-            let ids = self
-                .repo
-                .client_ids(&tenant.key_name, cursor, CHUNK)
-                .await
-                .map_err(ServiceError::Storage)?;
-            let Some(&last) = ids.last() else {
-                return Ok(page);
-            };
-            cursor = Some(last);
-            for id in &ids {
-                let entry = ImportEntry {
-                    id: *id,
-                    record: state.get(&tenant.patriot_id(*id)).cloned(),
-                };
-                if !entry.matches(filter) {
-                    continue;
+        let statuses = self
+            .imports
+            .statuses(tenant.port.as_str())
+            .await
+            .map_err(ServiceError::Storage)?;
+        let mut ids = Vec::with_capacity(limit + 1);
+        match filter {
+            Some(ImportFilter::Status(wanted)) => {
+                let from = after.map_or(0, ClientId::get);
+                let candidates = statuses
+                    .range((std::ops::Bound::Excluded(from), std::ops::Bound::Unbounded))
+                    .filter(|(_, status)| **status == wanted);
+                for (&id, _) in candidates {
+                    let Ok(id) = ClientId::new(id.into()) else {
+                        continue;
+                    };
+                    if self
+                        .repo
+                        .contains(&tenant.key_name, id)
+                        .await
+                        .map_err(ServiceError::Storage)?
+                    {
+                        ids.push(id);
+                        if ids.len() > limit {
+                            break;
+                        }
+                    }
                 }
-                if page.entries.len() == limit {
-                    page.next_after = page.entries.last().map(|e| e.id);
-                    return Ok(page);
-                }
-                page.entries.push(entry);
             }
-            if ids.len() < CHUNK {
-                return Ok(page);
+            _ => {
+                const CHUNK: usize = 1024;
+                let not_sent = filter == Some(ImportFilter::NotSent);
+                let mut cursor = after;
+                'scan: loop {
+                    let chunk = self
+                        .repo
+                        .client_ids(&tenant.key_name, cursor, CHUNK)
+                        .await
+                        .map_err(ServiceError::Storage)?;
+                    for &id in &chunk {
+                        if !not_sent || !statuses.contains_key(&id.get()) {
+                            ids.push(id);
+                            if ids.len() > limit {
+                                break 'scan;
+                            }
+                        }
+                    }
+                    match chunk.last() {
+                        Some(&last) if chunk.len() == CHUNK => cursor = Some(last),
+                        _ => break,
+                    }
+                }
             }
         }
+        let more = ids.len() > limit;
+        ids.truncate(limit);
+        let state = self.imports.all().await.map_err(ServiceError::Storage)?;
+        Ok(ImportPage {
+            next_after: more.then(|| ids.last().copied()).flatten(),
+            entries: ids
+                .into_iter()
+                .map(|id| ImportEntry {
+                    id,
+                    record: state.get(&tenant.patriot_id(id)).cloned(),
+                })
+                .collect(),
+        })
     }
 
     pub async fn health(&self) -> Result<(), ServiceError> {

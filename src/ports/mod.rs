@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use crate::domain::client::{Client, ClientInfoPatch, User, Zone};
 use crate::domain::fields::{ClientId, PageLimit, UserNo, ZoneNo};
 use crate::domain::import_state::{
-    ImportFilter, ImportPage, ImportRecord, ImportState, LastRun, UploadRecord,
+    ImportFilter, ImportPage, ImportRecord, ImportState, LastRun, TenantStatuses, UploadRecord,
 };
 use crate::domain::service::{Operations, ServiceError, Upserted};
 use crate::domain::tenant::{KeyName, Tenant};
@@ -157,6 +157,9 @@ pub trait ClientRepository: Send + Sync {
     /// How many clients each tenant has (for metrics).
     async fn count_by_tenant(&self) -> Result<Vec<(KeyName, u64)>, IoFailure>;
 
+    /// Whether the tenant has this client.
+    async fn contains(&self, tenant: &KeyName, id: ClientId) -> Result<bool, IoFailure>;
+
     /// Up to `max` ids of the tenant's clients, in ascending order, after `after` (from the
     /// first when `None`). MUST NOT block the async runtime while it scans.
     async fn client_ids(
@@ -197,6 +200,10 @@ pub trait ImportStateReader: Send + Sync {
 
     /// The whole state; empty when the file is absent.
     async fn all(&self) -> Result<std::sync::Arc<ImportState>, IoFailure>;
+    /// The status of each client of the tenant with this port, by client id
+    /// ([`crate::domain::import_state::statuses_by_port`]). MUST answer from memory: it is
+    /// called for each listing request.
+    async fn statuses(&self, port: &str) -> Result<std::sync::Arc<TenantStatuses>, IoFailure>;
 
     /// The combiner's last run; `Ok(None)` before the first.
     async fn last_run(&self) -> Result<Option<LastRun>, IoFailure>;

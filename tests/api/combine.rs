@@ -141,8 +141,20 @@ async fn api_writes_reach_the_share_and_the_next_run_rotates() {
         "{log}"
     );
 
-    // The API shows where each client is, and a GET writes an unconfirmed client's file again.
-    let (_, c) = app.get_client(KEY_A, 2).await;
+    // The API shows where each client is (once its watcher has read the state file), and a GET
+    // writes an unconfirmed client's file again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let c = loop {
+        let (_, c) = app.get_client(KEY_A, 2).await;
+        if c["import"]["attempts"] == 2 {
+            break c;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "state not read within 5 s: {c}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(c["import"]["status"], "pending_import");
     assert_eq!(c["import"]["attempts"], 2);
     assert!(c["import"]["last_batch"].is_string());

@@ -6,6 +6,7 @@
 //! is refused with a log line and the last good state stays, as it does for a file that does
 //! not parse.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -17,7 +18,9 @@ mod store;
 pub use store::{StateFileStore, LAST_RUN_FILE};
 
 use crate::adapters::regular_file::{self, Stamp};
-use crate::domain::import_state::{ImportRecord, ImportState, LastRun};
+use crate::domain::import_state::{
+    statuses_by_port, ImportRecord, ImportState, LastRun, TenantStatuses,
+};
 use crate::ports::{ImportStateReader, IoFailure};
 
 /// How often the watcher looks at the state file: how long a change may take to show.
@@ -26,9 +29,29 @@ pub const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 pub struct StateFileReader {
     path: PathBuf,
     last_run: PathBuf,
-    current: RwLock<Arc<ImportState>>,
+    current: RwLock<Snapshot>,
     /// The version of the file last looked at.
     seen: Mutex<Option<Seen>>,
+}
+
+/// The parsed state, and its records grouped by tenant port for listings.
+#[derive(Default, Clone)]
+struct Snapshot {
+    state: Arc<ImportState>,
+    by_port: Arc<HashMap<String, Arc<TenantStatuses>>>,
+}
+
+impl Snapshot {
+    fn new(state: ImportState) -> Self {
+        let by_port = statuses_by_port(&state)
+            .into_iter()
+            .map(|(port, statuses)| (port, Arc::new(statuses)))
+            .collect();
+        Self {
+            state: Arc::new(state),
+            by_port: Arc::new(by_port),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +67,7 @@ impl StateFileReader {
         let reader = Self {
             path,
             last_run,
-            current: RwLock::new(Arc::new(ImportState::new())),
+            current: RwLock::new(Snapshot::default()),
             seen: Mutex::new(None),
         };
         reader.refresh();
@@ -78,8 +101,9 @@ impl StateFileReader {
                 Err(e) => return self.refused(&e.to_string()),
             },
         };
+        let snapshot = Snapshot::new(state);
         if let Ok(mut current) = self.current.write() {
-            *current = Arc::new(state);
+            *current = snapshot;
         }
     }
 
@@ -108,22 +132,28 @@ impl StateFileReader {
         });
     }
 
-    fn state(&self) -> Arc<ImportState> {
-        self.current
-            .read()
-            .map(|s| s.clone())
-            .unwrap_or_else(|_| Arc::new(ImportState::new()))
+    fn snapshot(&self) -> Snapshot {
+        self.current.read().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
 #[async_trait]
 impl ImportStateReader for StateFileReader {
     async fn record(&self, patriot_id: &str) -> Result<Option<ImportRecord>, IoFailure> {
-        Ok(self.state().get(patriot_id).cloned())
+        Ok(self.snapshot().state.get(patriot_id).cloned())
     }
 
     async fn all(&self) -> Result<Arc<ImportState>, IoFailure> {
-        Ok(self.state())
+        Ok(self.snapshot().state)
+    }
+
+    async fn statuses(&self, port: &str) -> Result<Arc<TenantStatuses>, IoFailure> {
+        Ok(self
+            .snapshot()
+            .by_port
+            .get(port)
+            .cloned()
+            .unwrap_or_default())
     }
 
     async fn last_run(&self) -> Result<Option<LastRun>, IoFailure> {
