@@ -185,7 +185,7 @@ pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
     let queue =
         FsXmlQueue::new(xml_dir.clone(), settings.shared.ready_dir.clone()).with_context(|| {
             format!(
-                "cannot create XML_DIR {} or READY_DIR {}",
+                "cannot use XML_DIR {} or READY_DIR {}",
                 xml_dir.display(),
                 settings.shared.ready_dir.display()
             )

@@ -51,12 +51,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let reserve = settings.min_free_mb << 20;
     let repo = repo.with_space_reserve(&settings.data.data_dir, reserve);
     let xml = FsXmlSink::new(settings.shared.xml_dir.clone())
-        .with_context(|| {
-            format!(
-                "cannot create XML_DIR {}",
-                settings.shared.xml_dir.display()
-            )
-        })?
+        .with_context(|| format!("cannot use XML_DIR {}", settings.shared.xml_dir.display()))?
         .with_space_reserve(reserve);
     let imports = Arc::new(StateFileReader::new(
         settings.shared.client_state_file.clone(),

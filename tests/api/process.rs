@@ -161,3 +161,27 @@ fn tokio_stream_from(
 ) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
     futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
+
+/// A tenant folder in XML_DIR that is a symbolic link: the API would write through it but the
+/// combiner could not claim its files, so both refuse to start, naming it.
+#[test]
+fn a_linked_tenant_folder_stops_both_programs() {
+    let dir = TempDir::new().unwrap();
+    write_json(&dir.path().join("keys.json"), &keys_json());
+    let elsewhere = TempDir::new().unwrap();
+    std::fs::create_dir_all(dir.path().join("out/clients")).unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("out/clients/TenantA")).unwrap();
+    let err = serve_fails(&dir, &[("KEY_FILE", "keys.json"), ("PORT", "0")]);
+    assert!(
+        err.contains("out/clients/TenantA is a symbolic link"),
+        "{err}"
+    );
+    let out = Command::new(TestApp::bin())
+        .args(["combine", "--once", "--share", "none"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("TenantA is a symbolic link"), "{stderr}");
+}

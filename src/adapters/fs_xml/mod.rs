@@ -64,6 +64,7 @@ impl FsXmlSink {
     /// left behind (never a whole file: those are only ever renamed into place) are removed.
     pub fn new(root: PathBuf) -> io::Result<Self> {
         fs::create_dir_all(&root)?;
+        refuse_linked_tenant_folders(&root)?;
         for tenant in fs::read_dir(&root)? {
             let tenant = tenant?;
             if !tenant.file_type()?.is_dir() {
@@ -107,6 +108,28 @@ const TEMP_PREFIX: &str = ".tmp-";
 const TEMP_SUFFIX: &str = ".part";
 
 /// Writes `bytes` to `path` so that a reader sees the old file or the new one, and the new
+/// Refuses an `XML_DIR` whose tenant folders include a symbolic link. The API would write
+/// through it, but the combiner claims files by renaming them into `READY_DIR`, which works
+/// only on one file system, and it does not follow links (a link could lead anywhere): those
+/// clients would never reach Patriot. Checked by both programs at start.
+pub fn refuse_linked_tenant_folders(root: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(root)? {
+        let entry = entry?;
+        if entry.file_type()?.is_symlink() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a symbolic link; tenant folders in XML_DIR must be real folders \
+                     (the combiner does not follow links), so replace the link by the folder \
+                     it points to",
+                    entry.path().display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// one survives a crash once this returns: temp file in the same folder, fsync, rename,
 /// fsync of the folder. The temp file's name does not end in `.xml`, so the combiner never
 /// picks a half-written file.

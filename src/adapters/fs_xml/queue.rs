@@ -27,6 +27,7 @@ impl FsXmlQueue {
     /// Creates both folders when missing.
     pub fn new(xml_dir: PathBuf, ready_dir: PathBuf) -> io::Result<Self> {
         fs::create_dir_all(&xml_dir)?;
+        super::refuse_linked_tenant_folders(&xml_dir)?;
         fs::create_dir_all(ready_dir.join(STAGING))?;
         Ok(Self { xml_dir, ready_dir })
     }
@@ -52,6 +53,9 @@ fn xml_files(root: &Path) -> io::Result<Vec<(String, fs::Metadata)>> {
             let path = entry.path();
             if kind.is_dir() {
                 folders.push(path);
+            } else if kind.is_symlink() {
+                tracing::error!(path = %path.display(),
+                    "skipped a symbolic link in XML_DIR: its files cannot be claimed; replace it by a folder");
             } else if kind.is_file() && path.extension().is_some_and(|e| e == "xml") {
                 let Ok(rel) = path.strip_prefix(root) else {
                     continue;
