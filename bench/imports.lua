@@ -6,7 +6,7 @@ function init(args)
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 1000)
 end
 function request()
-  local path = "/clients/imports?limit=100&after=" .. tostring(math.random(0, clients - 100))
+  local path = "/clients/imports?limit=100&after=" .. tostring(math.random(1, clients - 100))
   if query ~= "" then path = path .. "&" .. query end
   return wrk.format("GET", path, { ["Authorization"] = "Bearer secure-api-key" })
 end

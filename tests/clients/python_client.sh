@@ -3,8 +3,6 @@
 # against the real binary.
 set -euo pipefail
 source "$(dirname "$0")/common.sh" "$1"
-python3 -m pip install --quiet --disable-pip-version-check openapi-python-client >/dev/null 2>&1 \
-  || python3 -m pip install --quiet openapi-python-client
 openapi-python-client generate --path "$repo/openapi/patriot-api.yaml" \
   --output-path "$work/patriot_client" --meta none >/dev/null
 start_server

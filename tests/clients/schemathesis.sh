@@ -3,7 +3,6 @@
 # OpenAPI document and a valid key, over every operation; any failing check fails the run.
 set -euo pipefail
 source "$(dirname "$0")/common.sh" "$1"
-command -v schemathesis >/dev/null || python3 -m pip install --quiet --disable-pip-version-check schemathesis
 start_server
 schemathesis run "$repo/openapi/patriot-api.yaml" --url "$base" \
   -H 'Authorization: Bearer secure-api-key' \

@@ -4,7 +4,6 @@
 # and runs it against the real binary. Also lints the document with redocly: no errors.
 set -euo pipefail
 source "$(dirname "$0")/common.sh" "$1"
-(cd "$here" && npm ci --no-audit --no-fund --silent)
 "$here/node_modules/.bin/redocly" lint "$repo/openapi/patriot-api.yaml" --format stylish
 out=$work/ts
 mkdir -p "$out"

@@ -76,7 +76,10 @@ fn api_service() -> OpenApiService<Api, ()> {
     );
     OpenApiService::new(api, TITLE, env!("CARGO_PKG_VERSION"))
         .description(DESCRIPTION)
-        .license(poem_openapi::LicenseObject::new(env!("CARGO_PKG_LICENSE")))
+        .license(
+            poem_openapi::LicenseObject::new(env!("CARGO_PKG_LICENSE"))
+                .url("https://opensource.org/license/mit"),
+        )
         .server(
             poem_openapi::ServerObject::new("http://127.0.0.1:8081").description(
                 "The service on its default address; use the host and port it runs on.",
