@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Follows deploy/README.md word for word (its first shell block, as root), then runs both
+# Follows deploy/README.md's "By hand" install word for word (its first shell block, as root),
+# then runs both
 # services the way their units do (as user patriot, with the units' Environment= lines) and
 # checks that they work in that layout: a write lands in the XML folder, a combine run
 # delivers it. It changes the machine (a user, /opt/patriot_api, /etc), so it runs only in CI
@@ -13,25 +14,20 @@ fi
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
 id patriot >/dev/null 2>&1 && userdel patriot
-block=$(awk '/^```sh$/ {on=1; next} /^```$/ && on {exit} on' deploy/README.md)
+block=$(awk '/^## By hand/ {hand=1} hand && /^```sh$/ {on=1; next} /^```$/ && on {exit} on' deploy/README.md)
+[ -n "$block" ] || { echo "install guide: no shell block under '## By hand'" >&2; exit 1; }
 bash -euo pipefail -c "$block"
 
 # The units' environment, without systemd's specifiers (%d is the credentials folder).
-unit_env() { grep '^Environment=' "deploy/systemd/$1" | sed 's/^Environment=//' | grep -v '%'; }
-mapfile -t api_env < <(unit_env patriot-api.service)
-mapfile -t combine_env < <(unit_env patriot-xml-combine.service)
+source tests/clients/unit_env.sh
+mapfile -t api_env < <(unit_env deploy/systemd/patriot-api.service)
+mapfile -t combine_env < <(unit_env deploy/systemd/patriot-xml-combine.service)
 
 cd /opt/patriot_api
 runuser -u patriot -- env "${api_env[@]}" PORT=0 HOST=127.0.0.1 /opt/patriot_api/patriot-api serve 2> /tmp/install-guide-serve.log &
 server=$!
 trap 'kill "$server" 2>/dev/null || true' EXIT
-base=""
-for _ in $(seq 100); do
-  base=$(grep -o 'listening on http://[0-9.:]*' /tmp/install-guide-serve.log | head -1 | sed 's/listening on //') || true
-  [ -n "$base" ] && break
-  sleep 0.1
-done
-[ -n "$base" ] || { cat /tmp/install-guide-serve.log; exit 1; }
+base=$(wait_listening /tmp/install-guide-serve.log)
 curl -sf -X PUT "$base/clients" -H 'Authorization: Bearer secure-api-key' -H 'Content-Type: application/json' \
   -d '{"client_id": 4242, "info": {"Name": "Installert"}}' > /dev/null
 test -f /opt/patriot_api/out/clients/Alarm24/4242.xml
