@@ -89,6 +89,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?,
         settings.max_connections as usize,
         Duration::from_secs(settings.request_timeout_secs),
+        Duration::from_secs(settings.write_timeout_secs),
     );
     let bound = acceptor
         .local_addr()

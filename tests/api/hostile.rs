@@ -388,3 +388,73 @@ async fn fifos_in_place_of_state_files_block_nothing() {
         .iter()
         .any(|l| l.contains("is not a regular file")));
 }
+
+/// Clients that pipeline requests and never read the answers: once an answer has waited
+/// WRITE_TIMEOUT_SECS for them, their connections close and free their slots.
+#[tokio::test]
+async fn clients_that_stop_reading_lose_their_connection() {
+    let app = spawn_with(&[
+        ("MAX_CONNECTIONS", "2"),
+        ("WRITE_TIMEOUT_SECS", "2"),
+        ("IDLE_TIMEOUT_SECS", "60"),
+    ])
+    .await;
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200);
+    let mut stuck: Vec<TcpStream> = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(addr(&app)).unwrap();
+        stream.write_all(&request).unwrap();
+        stuck.push(stream);
+    }
+    // Both slots are taken now; within the write deadline (and some slack) they free up.
+    let started = Instant::now();
+    let answered = reqwest::Client::new()
+        .get(format!("{}/healthz", app.base))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .expect("/healthz answered while two readers had stopped reading");
+    assert_eq!(answered.status(), StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The stuck connections are closed: reading them ends (after the buffered answers).
+    for mut stream in stuck {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut sink = vec![0u8; 1 << 16];
+        let closed = loop {
+            match stream.read(&mut sink) {
+                Ok(0) => break true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break false,
+                Err(_) => break true,
+            }
+        };
+        assert!(closed, "a connection that stopped reading is still open");
+    }
+}
+
+/// HTTP/2 with prior knowledge (h2c) is not served: the connection closes without an answer;
+/// HTTP/1.1 on the same port is served.
+#[tokio::test]
+async fn cleartext_http2_is_not_served() {
+    let app = spawn_with(&[]).await;
+    let mut stream = TcpStream::connect(addr(&app)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // The preface, then an empty SETTINGS frame.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    assert!(
+        answer.is_empty(),
+        "an HTTP/2 client got an answer: {:?}",
+        String::from_utf8_lossy(&answer)
+    );
+    let (s, _, _) = app.send(Method::GET, "/healthz", None, &[], None).await;
+    assert_eq!(s, StatusCode::OK);
+}

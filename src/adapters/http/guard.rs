@@ -1,10 +1,20 @@
-//! Connection guards against slow and greedy clients: a cap on open connections, and a
-//! deadline for each request to arrive once its first byte has.
+//! Connection guards against slow and greedy clients: a cap on open connections, a deadline
+//! for each request to arrive once its first byte has, a deadline for each answer to be taken
+//! once the client stops reading, and HTTP/1.1 only.
 //!
 //! poem has an idle timeout (no byte at all for a while) but no header or body deadline, so
 //! a client trickling one byte at a time (slowloris) would hold a connection forever. Here a
 //! request that is still arriving when its deadline passes loses its connection; a client
-//! that stops sending altogether is closed by the idle timeout.
+//! that stops sending altogether is closed by the idle timeout. A client that sends requests
+//! but stops reading the answers would otherwise hold its connection (and a slot of
+//! `MAX_CONNECTIONS`) forever: once a write has waited for the client longer than its
+//! deadline, the connection is closed.
+//!
+//! hyper, under poem, also serves HTTP/2 to a client that starts with its preface ("prior
+//! knowledge", h2c), where one connection carries any number of streams that neither the
+//! connection cap nor these deadlines see. The service speaks HTTP/1.1 only, as the one it
+//! replaces did (a proxy in front adds HTTP/2 where wanted): a connection that opens with the
+//! HTTP/2 preface is closed.
 
 use std::io;
 use std::pin::Pin;
@@ -15,23 +25,36 @@ use std::time::{Duration, Instant};
 use poem::http::uri::Scheme;
 use poem::listener::Acceptor;
 use poem::web::{LocalAddr, RemoteAddr};
+use std::future::Future;
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The first bytes of an HTTP/2 connection (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 
 pub struct GuardedAcceptor<A> {
     inner: A,
     permits: Arc<Semaphore>,
     request_deadline: Duration,
+    write_deadline: Duration,
 }
 
 impl<A> GuardedAcceptor<A> {
     /// At most `max_connections` open at once (more wait in the listen backlog); each
-    /// request must arrive within `request_deadline` of its first byte.
-    pub fn new(inner: A, max_connections: usize, request_deadline: Duration) -> Self {
+    /// request must arrive within `request_deadline` of its first byte; a write that waits
+    /// longer than `write_deadline` for the client to read closes the connection.
+    pub fn new(
+        inner: A,
+        max_connections: usize,
+        request_deadline: Duration,
+        write_deadline: Duration,
+    ) -> Self {
         Self {
             inner,
             permits: Arc::new(Semaphore::new(max_connections.max(1))),
             request_deadline,
+            write_deadline,
         }
     }
 }
@@ -56,6 +79,9 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
             _permit: permit,
             request_started: None,
             deadline: self.request_deadline,
+            write_deadline: self.write_deadline,
+            write_blocked: None,
+            seen: 0,
         };
         Ok((io, local, remote, scheme))
     }
@@ -68,6 +94,31 @@ pub struct GuardedIo<T> {
     /// When the first byte of the request now arriving came; cleared by the answer.
     request_started: Option<Instant>,
     deadline: Duration,
+    write_deadline: Duration,
+    /// Runs while a write waits for the client to read; reset by any progress.
+    write_blocked: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// How many bytes of the connection have been read, up to the preface's length.
+    seen: usize,
+}
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, what.to_owned())
+}
+
+impl<T> GuardedIo<T> {
+    /// For a write that is not done: fails once it has waited past the deadline.
+    fn blocked_write<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        let deadline = self.write_deadline;
+        let sleep = self
+            .write_blocked
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(deadline)));
+        match sleep.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(timed_out(
+                "the client did not take the answer within the write deadline",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
@@ -79,6 +130,22 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result {
+            if self.seen < H2_PREFACE.len() {
+                let new = &buf.filled()[before..];
+                let start = self.seen;
+                let n = new.len().min(H2_PREFACE.len() - start);
+                if new[..n] == H2_PREFACE[start..start + n] {
+                    self.seen += n;
+                    if self.seen == H2_PREFACE.len() {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "HTTP/2 is not served; use HTTP/1.1",
+                        )));
+                    }
+                } else {
+                    self.seen = H2_PREFACE.len();
+                }
+            }
             if buf.filled().len() > before {
                 match self.request_started {
                     Some(started) if started.elapsed() > self.deadline => {
@@ -103,17 +170,26 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = result {
-            if n > 0 {
+        match result {
+            Poll::Pending => return self.blocked_write(cx),
+            Poll::Ready(Ok(n)) if n > 0 => {
                 // The answer is going out: the next bytes read start the next request.
                 self.request_started = None;
+                self.write_blocked = None;
             }
+            Poll::Ready(_) => self.write_blocked = None,
         }
         result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Pending => self.blocked_write(cx),
+            ready => {
+                self.write_blocked = None;
+                ready
+            }
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
