@@ -12,4 +12,5 @@ pub mod keys_file;
 pub mod regular_file;
 pub mod share;
 pub mod sled_store;
+pub mod strict_value;
 pub mod systemd;

@@ -13,7 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::settings::ServeSettings;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::fs_xml::FsXmlSink;
-use crate::adapters::http::{app, GuardedAcceptor, RequestLog};
+use crate::adapters::http::{app, GuardedAcceptor, MetricsPlace, RequestLog};
 use crate::adapters::import_state::{StateFileReader, LAST_RUN_FILE};
 use crate::adapters::keys_file::KeysFileStore;
 use crate::adapters::sled_store::SledClientRepository;
@@ -107,6 +107,28 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         settings.shared.max_import_attempts,
         Duration::from_secs(settings.requeue_interval_secs),
     ));
+    // /metrics: on a listener of its own unless METRICS_ADDR=main.
+    let (place, metrics_listener) = if settings.metrics_addr == "main" {
+        (MetricsPlace::Main, None)
+    } else {
+        let addr: SocketAddr = settings.metrics_addr.parse().with_context(|| {
+            format!(
+                "METRICS_ADDR {:?} is neither host:port nor main",
+                settings.metrics_addr
+            )
+        })?;
+        let listener = TcpListener::bind(addr)
+            .into_acceptor()
+            .await
+            .with_context(|| format!("cannot listen on METRICS_ADDR {addr}"))?;
+        if let Some(bound) = listener.local_addr().first() {
+            tracing::info!(
+                "metrics on http://{}/metrics",
+                bound.to_string().trim_start_matches("socket://")
+            );
+        }
+        (MetricsPlace::Apart, Some(listener))
+    };
     tracing::info!(
         "listening on http://{}",
         bound.trim_start_matches("socket://")
@@ -114,13 +136,22 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     systemd::ready();
 
     let store: Arc<dyn KeyStore> = keys;
+    let apps = app(service.clone(), store, log, place);
+    if let Some(listener) = metrics_listener {
+        // Few, trusted scrapers: a small server of its own, ending with the process.
+        tokio::spawn(async move {
+            if let Err(e) = Server::new_with_acceptor(listener)
+                .idle_timeout(Duration::from_secs(60))
+                .run(apps.metrics)
+                .await
+            {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     Server::new_with_acceptor(acceptor)
         .idle_timeout(Duration::from_secs(settings.idle_timeout_secs))
-        .run_with_graceful_shutdown(
-            app(service.clone(), store, log),
-            shutdown_signal(term, int),
-            Some(SHUTDOWN_GRACE),
-        )
+        .run_with_graceful_shutdown(apps.api, shutdown_signal(term, int), Some(SHUTDOWN_GRACE))
         .await
         .context("the HTTP server failed")?;
     // The files of the last writes are made durable before leaving (else the next start does).

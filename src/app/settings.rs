@@ -134,6 +134,11 @@ pub struct ServeSettings {
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_secs: u64,
 
+    /// Where `/metrics` is served: an address of its own (`host:port`, port 0 picks one), or
+    /// `main` for the API's port. Kept off the API's port by default: it names every tenant.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: String,
+
     /// Seconds an answer may wait for the client to read it before the connection is closed.
     #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub write_timeout_secs: u64,

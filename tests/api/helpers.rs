@@ -77,6 +77,8 @@ impl TestApp {
             .current_dir(dir.path())
             .env("KEY_FILE", dir.path().join("keys.json"))
             .env("RUST_LOG", "info")
+            // /metrics on a port of its own, picked by the system (tests run side by side).
+            .env("METRICS_ADDR", "127.0.0.1:0")
             .envs(envs.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -105,6 +107,26 @@ impl TestApp {
             logs,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// The base address of the metrics listener (`METRICS_ADDR`), from its log line.
+    pub fn metrics_base(&self) -> String {
+        self.logs()
+            .iter()
+            .find_map(|l| l.split("metrics on http://").nth(1))
+            .map(|rest| format!("http://{}", rest.trim().trim_end_matches("/metrics")))
+            .expect("the metrics listener was announced")
+    }
+
+    /// `GET /metrics` on the metrics listener: status and text.
+    pub async fn metrics(&self) -> (StatusCode, String) {
+        let resp = self
+            .http
+            .get(format!("{}/metrics", self.metrics_base()))
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.text().await.unwrap())
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

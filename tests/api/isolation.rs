@@ -12,7 +12,7 @@ use tempfile::TempDir;
 
 use patriot_api::adapters::clock::SystemClock;
 use patriot_api::adapters::fs_xml::FsXmlSink;
-use patriot_api::adapters::http::{app, RequestLog};
+use patriot_api::adapters::http::{app, MetricsPlace, RequestLog};
 use patriot_api::adapters::import_state::StateFileReader;
 use patriot_api::adapters::keys_file::KeysFileStore;
 use patriot_api::adapters::sled_store::SledClientRepository;
@@ -106,7 +106,7 @@ async fn run(ops: Vec<(usize, Op)>) -> Result<(), TestCaseError> {
     ));
     let store: Arc<dyn KeyStore> = keys;
     let log = RequestLog::open(&dir.path().join("requests.log"), false).unwrap();
-    let cli = TestClient::new(app(service, store, log));
+    let cli = TestClient::new(app(service, store, log, MetricsPlace::Main).api);
     let mut models: [BTreeMap<u32, Model>; 2] = Default::default();
 
     for (t, op) in ops {

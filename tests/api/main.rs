@@ -4,6 +4,7 @@ mod combine;
 mod document_bounds;
 mod durability;
 mod full_disk;
+mod hardening;
 mod helpers;
 mod hostile;
 mod imports;

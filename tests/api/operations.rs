@@ -21,7 +21,7 @@ fn serve_tells_systemd_when_it_is_ready_and_when_it_stops() {
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let mut child = Command::new(TestApp::bin())
-        .args(["serve", "--port", "0"])
+        .args(["serve", "--port", "0", "--metrics-addr", "127.0.0.1:0"])
         .current_dir(dir.path())
         .env("KEY_FILE", "keys.json")
         .env("NOTIFY_SOCKET", &socket_path)
@@ -46,8 +46,8 @@ async fn metrics_count_requests_clients_and_pending_files() {
     app.get_client("not-a-key", 1).await;
     // Before the combiner's first run its gauges are absent, not 0 (an alert on the success
     // gauge would fire on a fresh install).
-    let (_, _, body) = app.send(Method::GET, "/metrics", None, &[], None).await;
-    let before = body.as_str().unwrap();
+    let (_, before) = app.metrics().await;
+    let before = before.as_str();
     assert!(before.contains("patriot_clients{"), "{before}");
     for series in [
         "patriot_combine_last_run_success ",
@@ -63,13 +63,18 @@ async fn metrics_count_requests_clients_and_pending_files() {
         &app.path("ready_for_import/last_run.json"),
         &json!({"at": "2025-01-01T12:59:00+01:00", "ok": false, "summary": "run failed: share: down"}),
     );
-    let (s, headers, body) = app.send(Method::GET, "/metrics", None, &[], None).await;
-    assert_eq!(s, StatusCode::OK);
-    assert!(headers["content-type"]
+    let resp = app
+        .http
+        .get(format!("{}/metrics", app.metrics_base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"]
         .to_str()
         .unwrap()
         .contains("openmetrics"));
-    let text = body.as_str().unwrap().to_owned();
+    let text = resp.text().await.unwrap();
     for expected in [
         r#"http_requests_total{route="/clients",method="PUT",status="201"} 3"#,
         r#"http_requests_total{route="/clients",method="GET",status="401"} 1"#,
@@ -86,9 +91,9 @@ async fn metrics_count_requests_clients_and_pending_files() {
     // A scan of random paths does not add series.
     app.send(Method::GET, "/random/path/123", None, &[], None)
         .await;
-    let (_, _, body) = app.send(Method::GET, "/metrics", None, &[], None).await;
-    assert!(body.as_str().unwrap().contains(r#"route="unmatched""#));
-    assert!(!body.as_str().unwrap().contains("random"));
+    let (_, body) = app.metrics().await;
+    assert!(body.contains(r#"route="unmatched""#));
+    assert!(!body.contains("random"));
 }
 
 fn run(dir: &std::path::Path, args: &[&str]) -> std::process::Output {

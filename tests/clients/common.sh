@@ -13,7 +13,7 @@ trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 start_server() {
   cd "$work"
   cp "$repo/config/keys.example.json" keys.json
-  "$bin" serve --port 0 --key-file keys.json 2> server.log &
+  "$bin" serve --port 0 --metrics-addr 127.0.0.1:0 --key-file keys.json 2> server.log &
   server=$!
   base=""
   for _ in $(seq 100); do

@@ -16,6 +16,16 @@ use crate::ports::KeyStore;
 pub struct ApiKey(pub Tenant);
 
 async fn check_key(req: &Request, bearer: Bearer) -> Option<Tenant> {
+    // Two Authorization headers are refused, not read one way here and another at a proxy.
+    if req
+        .headers()
+        .get_all(poem::http::header::AUTHORIZATION)
+        .iter()
+        .count()
+        != 1
+    {
+        return None;
+    }
     let keys = req.data::<Arc<dyn KeyStore>>()?;
     let tenant = keys.authenticate(&bearer.token)?;
     if let Some(note) = req.extensions().get::<RequestNote>() {

@@ -51,6 +51,27 @@ impl Document {
 
 const METHODS: &[&str] = &["get", "put", "post", "patch", "delete"];
 
+impl Document {
+    /// The methods of every path, as a 405's `Allow` header lists them (the document's
+    /// operations, and GET for the document itself, the docs and the metrics).
+    pub fn allowed_methods(&self) -> std::collections::HashMap<String, String> {
+        let mut out = std::collections::HashMap::new();
+        let doc: Value = serde_json::from_str(&self.json).unwrap_or_default();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            let methods: Vec<String> = METHODS
+                .iter()
+                .filter(|m| item.get(**m).is_some())
+                .map(|m| m.to_uppercase())
+                .collect();
+            out.insert(path.clone(), methods.join(", "));
+        }
+        for path in ["/openapi.json", "/openapi.yaml", "/docs", "/metrics"] {
+            out.insert(path.to_owned(), "GET".to_owned());
+        }
+        out
+    }
+}
+
 /// Adds to poem-openapi's document what it cannot express.
 fn complete(doc: &mut Value) {
     let mut request_schemas = Vec::new();

@@ -68,14 +68,30 @@ impl ValidationErrors {
     }
 }
 
+/// How many failing fields a 422 lists; the rest are counted. A body of thousands of unknown
+/// fields must not make an answer ten times its size.
+pub const LISTED: usize = 50;
+
+impl ValidationErrors {
+    /// The failures a 422 lists, and how many more there were.
+    pub fn listed(&self) -> (&[FieldError], usize) {
+        let shown = self.0.len().min(LISTED);
+        (&self.0[..shown], self.0.len() - shown)
+    }
+}
+
 impl std::fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self
-            .0
+        let (listed, more) = self.listed();
+        let parts: Vec<String> = listed
             .iter()
             .map(|e| format!("{} {}", e.field, e.message))
             .collect();
-        f.write_str(&parts.join("; "))
+        f.write_str(&parts.join("; "))?;
+        if more > 0 {
+            write!(f, "; and {more} more")?;
+        }
+        Ok(())
     }
 }
 

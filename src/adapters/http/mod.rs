@@ -113,39 +113,124 @@ pub fn openapi_yaml() -> String {
     document::Document::of(&api_service()).yaml
 }
 
+/// Where `/metrics` is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsPlace {
+    /// On the API's own port (`METRICS_ADDR=main`).
+    Main,
+    /// Only on the endpoint [`Apps::metrics`], for a listener of its own.
+    Apart,
+}
+
+/// The endpoints to serve: the API, and `/metrics` on its own when it is kept apart.
+pub struct Apps<A, M> {
+    pub api: A,
+    pub metrics: M,
+}
+
+/// Headers for the pages a browser renders: no content sniffing, no framing (clickjacking).
+fn browser_safe(response: impl poem::IntoResponse) -> poem::Response {
+    let mut response = response.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        "X-Content-Type-Options",
+        poem::http::HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        "Content-Security-Policy",
+        poem::http::HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    headers.insert(
+        "X-Frame-Options",
+        poem::http::HeaderValue::from_static("DENY"),
+    );
+    response
+}
+
 /// The whole HTTP application: API, Swagger UI at `/docs`, the document at `/openapi.json`
-/// and `/openapi.yaml`, every error as problem+json, every request logged.
-pub fn app(api: Arc<dyn ClientApi>, keys: Arc<dyn KeyStore>, log: RequestLog) -> impl Endpoint {
+/// and `/openapi.yaml`, every error as problem+json (a 405 with `Allow`), every request
+/// logged; `/metrics` (GET only) on the main port or apart, as `place` says.
+pub fn app(
+    api: Arc<dyn ClientApi>,
+    keys: Arc<dyn KeyStore>,
+    log: RequestLog,
+    place: MetricsPlace,
+) -> Apps<impl Endpoint, impl Endpoint> {
     let metrics = Arc::new(Metrics::default());
     let service = api_service();
     let doc = Arc::new(document::Document::of(&service));
+    let allowed = Arc::new(doc.allowed_methods());
     let (json, yaml, docs) = (doc.clone(), doc.clone(), doc.swagger_ui_html.clone());
-    let routes = Route::new()
+    let metrics_route = || poem::get(metrics::metrics_endpoint);
+    let mut routes = Route::new()
         .at(
             "/openapi.json",
-            poem::endpoint::make_sync(move |_| {
+            poem::get(poem::endpoint::make_sync(move |_| {
                 poem::Response::builder()
                     .content_type("application/json")
                     .body(json.json.clone())
-            }),
+            })),
         )
         .at(
             "/openapi.yaml",
-            poem::endpoint::make_sync(move |_| {
+            poem::get(poem::endpoint::make_sync(move |_| {
                 poem::Response::builder()
                     .content_type("application/yaml")
                     .body(yaml.yaml.clone())
-            }),
+            })),
         )
-        .at("/metrics", metrics::metrics_endpoint)
         .nest(
             "/docs",
-            Route::new().at("/", poem::endpoint::make_sync(move |_| Html(docs.clone()))),
-        )
+            Route::new().at(
+                "/",
+                poem::get(poem::endpoint::make_sync(move |_| {
+                    browser_safe(Html(docs.clone()))
+                })),
+            ),
+        );
+    if place == MetricsPlace::Main {
+        routes = routes.at("/metrics", metrics_route());
+    }
+    let routes = routes
         .nest("/", service)
         .catch_all_error(|err| async move { error_response(err) })
+        .around(move |ep, req| {
+            let allowed = allowed.clone();
+            async move {
+                let path = req.uri().path().to_owned();
+                let mut response = poem::IntoResponse::into_response(ep.call(req).await?);
+                if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
+                    if let Some(methods) = allowed.get(path.trim_end_matches('/')) {
+                        if let Ok(value) = poem::http::HeaderValue::from_str(methods) {
+                            response
+                                .headers_mut()
+                                .insert(poem::http::header::ALLOW, value);
+                        }
+                    }
+                }
+                Ok(response)
+            }
+        })
         .data(keys)
+        .data(api.clone())
+        .data(metrics.clone());
+    let apart = Route::new()
+        .at("/metrics", metrics_route())
+        .catch_all_error(|err| async move { error_response(err) })
+        .around(|ep, req| async move {
+            let mut response = poem::IntoResponse::into_response(ep.call(req).await?);
+            if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
+                response.headers_mut().insert(
+                    poem::http::header::ALLOW,
+                    poem::http::HeaderValue::from_static("GET"),
+                );
+            }
+            Ok(response)
+        })
         .data(api)
         .data(metrics.clone());
-    log.wrap(routes, metrics)
+    Apps {
+        api: log.wrap(routes, metrics),
+        metrics: apart,
+    }
 }

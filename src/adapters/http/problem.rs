@@ -33,9 +33,12 @@ pub struct Problem {
     pub status: i32,
     /// What went wrong, for a person to read.
     pub detail: String,
-    /// Every failing field (on 422).
-    #[oai(skip_serializing_if_is_none)]
+    /// Every failing field (on 422), at most 50.
+    #[oai(skip_serializing_if_is_none, validator(max_items = 50))]
     pub errors: Option<Vec<ProblemField>>,
+    /// How many more fields failed than `errors` lists (on 422, when more than 50 did).
+    #[oai(skip_serializing_if_is_none)]
+    pub errors_not_listed: Option<i64>,
 }
 
 /// A problem body with its media type.
@@ -74,6 +77,7 @@ fn problem(status: StatusCode, detail: impl Into<String>) -> ProblemJson {
         status: status.as_u16().into(),
         detail: detail.into(),
         errors: None,
+        errors_not_listed: None,
     }))
 }
 
@@ -307,9 +311,10 @@ impl ApiError {
 
     pub fn invalid(errors: &ValidationErrors) -> Self {
         let mut body = problem(StatusCode::UNPROCESSABLE_ENTITY, errors.to_string());
+        let (listed, more) = errors.listed();
+        body.0.errors_not_listed = (more > 0).then_some(more as i64);
         body.0.errors = Some(
-            errors
-                .fields()
+            listed
                 .iter()
                 .map(|e| ProblemField {
                     field: e.field.clone(),
@@ -401,6 +406,15 @@ pub fn error_response(err: poem::Error) -> Response {
     }
     // Unknown route, wrong method and the like.
     problem(status, err.to_string()).into_response()
+}
+
+/// The answer to a method outside the standard set (`request_log::METHODS`).
+pub fn method_not_implemented() -> Response {
+    problem(
+        StatusCode::NOT_IMPLEMENTED,
+        "this method is not implemented; the API speaks GET, PUT, POST, PATCH and DELETE",
+    )
+    .into_response()
 }
 
 /// A body that did not validate, raised while the request is parsed.

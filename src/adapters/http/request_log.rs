@@ -37,6 +37,41 @@ pub fn note_client(req: &Request, id: u32) {
     }
 }
 
+/// The standard methods; any other is answered 501 before routing and logged and counted as
+/// `other`, so that a client cannot grow the log or the metrics with invented methods.
+pub const METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// A value as it may go into a log line: control characters, line and paragraph separators
+/// and the bidirectional controls (which can make a line read as something else) are
+/// written as `\u{…}` escapes, and so is the backslash, so nothing a client sends can
+/// start a new line or disguise one.
+pub fn log_safe(value: &str) -> std::borrow::Cow<'_, str> {
+    fn unsafe_char(c: char) -> bool {
+        c.is_control()
+            || c == '\\'
+            || matches!(
+                c,
+                '\u{2028}' | '\u{2029}' | '\u{061C}' | '\u{200E}' | '\u{200F}'
+            )
+            || ('\u{202A}'..='\u{202E}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+    }
+    if !value.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        if unsafe_char(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Appends lines to the request log from a thread of its own, so requests never wait on it.
 #[derive(Clone)]
 pub struct RequestLog {
@@ -69,19 +104,27 @@ impl RequestLog {
         })
     }
 
+    /// The peer: behind a trusted proxy, the last `X-Forwarded-For` entry (the one the proxy
+    /// appended; the entries before it are whatever the client sent), and only when it is an
+    /// IP address; otherwise the connection's address.
     fn peer(&self, req: &Request) -> String {
         let forwarded = self
             .trust_proxy_headers
-            .then(|| req.header("X-Forwarded-For"))
+            .then(|| {
+                req.headers()
+                    .get_all("X-Forwarded-For")
+                    .iter()
+                    .next_back()
+                    .and_then(|v| v.to_str().ok())
+            })
             .flatten()
-            .and_then(|v| v.split(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty());
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
         match forwarded {
-            Some(addr) => addr.to_owned(),
+            Some(addr) => addr.to_string(),
             None => match req.remote_addr().as_socket_addr() {
                 Some(addr) => addr.ip().to_string(),
-                None => req.remote_addr().to_string(),
+                None => log_safe(&req.remote_addr().to_string()).into_owned(),
             },
         }
     }
@@ -111,11 +154,21 @@ impl<E: Endpoint> Endpoint for Logged<E> {
         let note = RequestNote::default();
         req.extensions_mut().insert(note.clone());
         let peer = self.log.peer(&req);
-        let method = req.method().to_string();
-        let path = req.uri().path().to_owned();
-        let response = match self.inner.call(req).await {
-            Ok(r) => r.into_response(),
-            Err(e) => e.into_response(),
+        let known = METHODS.contains(&req.method().as_str());
+        let method = if known {
+            req.method().as_str()
+        } else {
+            "other"
+        }
+        .to_owned();
+        let path = log_safe(req.uri().path()).into_owned();
+        let response = if known {
+            match self.inner.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => e.into_response(),
+            }
+        } else {
+            super::problem::method_not_implemented()
         };
         let status = response.status().as_u16();
         let elapsed = started.elapsed();

@@ -59,7 +59,7 @@ fn is_json(content_type: &str) -> bool {
 }
 
 fn parse<T: JsonBody>(bytes: &[u8]) -> Result<T, ValidationErrors> {
-    let value: Value = serde_json::from_slice(bytes)
+    let value: Value = crate::adapters::strict_value::from_slice(bytes)
         .map_err(|e| ValidationErrors::single("body", format!("is not valid JSON: {e}")))?;
     let mut errors = ValidationErrors::new();
     let read = T::read(ObjectReader::root(&value, &mut errors));

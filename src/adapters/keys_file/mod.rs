@@ -96,8 +96,11 @@ fn entry(index: usize, raw: RawKey) -> Result<ApiKey, String> {
 
 /// Parses and validates a whole keys file: every entry valid, names, keys and ports unique.
 pub fn parse_keys(bytes: &[u8]) -> Result<Vec<ApiKey>, String> {
-    let entries: Vec<serde_json::Value> = serde_json::from_slice(bytes)
-        .map_err(|e| format!("must be a JSON array of key entries: {e}"))?;
+    let entries: Vec<serde_json::Value> = match crate::adapters::strict_value::from_slice(bytes) {
+        Ok(serde_json::Value::Array(entries)) => entries,
+        Ok(_) => return Err("must be a JSON array of key entries".into()),
+        Err(e) => return Err(format!("must be a JSON array of key entries: {e}")),
+    };
     let mut keys = Vec::with_capacity(entries.len());
     for (index, value) in entries.into_iter().enumerate() {
         let raw: RawKey =

@@ -1,0 +1,231 @@
+//! What a hostile client or a careless admin can send, and what it must not achieve: series
+//! or log lines of its own making, answers it cannot have, a second reading of one input.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Map, Value};
+
+use crate::helpers::{keys_json, write_json, TestApp, KEY_A};
+
+fn raw(app: &TestApp, request: &[u8]) -> String {
+    let addr = app.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn invented_methods_add_no_series_and_no_log_text() {
+    let app = TestApp::spawn().await;
+    for i in 0..30 {
+        let method = Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        let (s, _, _) = app.send(method, "/clients", Some(KEY_A), &[], None).await;
+        assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+    }
+    // An absurdly long method is refused before any routing.
+    let long = format!(
+        "{} /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "X".repeat(100_000)
+    );
+    let answer = raw(&app, long.as_bytes());
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    let (_, metrics) = app.metrics().await;
+    assert!(
+        !metrics.contains("INVENTED") && !metrics.contains("XXXX"),
+        "{metrics}"
+    );
+    let series = metrics
+        .lines()
+        .filter(|l| l.starts_with("http_requests_total"))
+        .count();
+    assert!(series <= 3, "{series} series:\n{metrics}");
+    assert!(metrics.contains(r#"method="other""#));
+    app.wait_for_log("method=other").await;
+    let log = std::fs::read_to_string(app.path("api_requests.log")).unwrap();
+    assert!(!log.contains("INVENTED") && !log.contains("XXXX"));
+}
+
+#[tokio::test]
+async fn a_forged_forwarded_for_writes_no_line_that_reads_as_another_request() {
+    let dir = tempfile::TempDir::new().unwrap();
+    write_json(&dir.path().join("keys.json"), &keys_json());
+    let app = TestApp::spawn_in_with(dir, &[("TRUST_PROXY_HEADERS", "true")]).await;
+    let forged = "10.9.9.9 key_name=TenantB PUT /clients client_id=31337 status=201, 203.0.113.7";
+    let (s, _, _) = app
+        .send(
+            Method::GET,
+            "/healthz",
+            None,
+            &[("X-Forwarded-For", forged)],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // A last entry that is no IP address is not taken either.
+    app.send(
+        Method::GET,
+        "/healthz",
+        None,
+        &[("X-Forwarded-For", "1.2.3.4, evil\tkey_name=X")],
+        None,
+    )
+    .await;
+    // Control, line-separator and bidi characters in a path are escaped.
+    let answer = raw(
+        &app,
+        "GET /x\u{202e}y\u{2028}z\u{9b}w HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            .as_bytes(),
+    );
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    app.wait_for_log("/x\\u{202e}y").await;
+    let log = std::fs::read_to_string(app.path("api_requests.log")).unwrap();
+    assert!(
+        log.contains(" 203.0.113.7 key_name=- GET /healthz"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("31337") && !log.contains("10.9.9.9") && !log.contains("evil"),
+        "{log}"
+    );
+    assert!(log.contains("/x\\u{202e}y\\u{2028}z\\u{9b}w"), "{log}");
+    for bad in ['\u{202e}', '\u{2028}', '\u{9b}', '\t'] {
+        assert!(!log.contains(bad), "{bad:?} reached the log raw");
+        assert!(
+            !app.logs().iter().any(|l| l.contains(bad)),
+            "{bad:?} reached stderr raw"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_input_is_read_once() {
+    let app = TestApp::spawn().await;
+    app.create_client(KEY_A, 1, "En").await;
+    // Two Authorization headers: refused, though one is valid.
+    let resp = app
+        .http
+        .get(format!("{}/clients", app.base))
+        .header("Authorization", format!("Bearer {KEY_A}"))
+        .header("Authorization", "Bearer other")
+        .header("X-Client-Id", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // A key twice in a body, at any depth.
+    for body in [
+        r#"{"client_id": 1, "client_id": 2, "info": {"Name": "A"}}"#,
+        r#"{"client_id": 1, "info": {"Name": "A", "Name": "B"}}"#,
+    ] {
+        let resp = app
+            .http
+            .put(format!("{}/clients", app.base))
+            .bearer_auth(KEY_A)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let p: Value = resp.json().await.unwrap();
+        assert!(
+            p["detail"].as_str().unwrap().contains("appears twice"),
+            "{p}"
+        );
+    }
+    let (_, c) = app.get_client(KEY_A, 1).await;
+    assert_eq!(c["info"]["Name"], "En", "nothing changed");
+    // A keys file with a key twice is refused, and the keys in force stay.
+    std::fs::write(
+        app.path("keys.json"),
+        keys_json().to_string().replacen(
+            "\"key_name\"",
+            "\"key_name\": \"Other\", \"key_name\"",
+            1,
+        ),
+    )
+    .unwrap();
+    app.wait_for_log("appears twice").await;
+    assert_eq!(app.get_client(KEY_A, 1).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_fields_gets_a_short_answer() {
+    let app = TestApp::spawn().await;
+    let mut info = Map::new();
+    info.insert("Name".into(), json!("A"));
+    for i in 0..6000 {
+        info.insert(format!("f{i}"), json!(1));
+    }
+    let body = json!({"client_id": 1, "info": info});
+    assert!(body.to_string().len() < 64 * 1024);
+    let (s, p) = app.call(Method::PUT, "/clients", body).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p["errors"].as_array().unwrap().len(), 50);
+    assert_eq!(p["errors_not_listed"], 5950);
+    assert!(
+        p.to_string().len() < 16 * 1024,
+        "{} bytes",
+        p.to_string().len()
+    );
+    assert!(p["detail"].as_str().unwrap().ends_with("and 5950 more"));
+}
+
+#[tokio::test]
+async fn metrics_live_apart_and_answer_get_only_and_405s_say_allow() {
+    let app = TestApp::spawn().await;
+    // Not on the API's port by default.
+    let (s, _, _) = app.send(Method::GET, "/metrics", None, &[], None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, text) = app.metrics().await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(text.contains("http_requests_total"));
+    let resp = app
+        .http
+        .post(format!("{}/metrics", app.metrics_base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(resp.headers()["allow"], "GET");
+    for (method, path, allow) in [
+        (Method::POST, "/healthz", "GET"),
+        (Method::PATCH, "/clients/zones", "GET, PUT, DELETE"),
+        (Method::DELETE, "/clients/imports", "GET"),
+        (Method::POST, "/openapi.json", "GET"),
+    ] {
+        let (s, headers, body) = app.send(method.clone(), path, Some(KEY_A), &[], None).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert_eq!(headers["allow"], allow, "{method} {path}");
+        assert_eq!(body["status"], 405);
+    }
+    let docs = app
+        .http
+        .get(format!("{}/docs", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(
+        docs.headers()["content-security-policy"],
+        "frame-ancestors 'none'"
+    );
+
+    // METRICS_ADDR=main puts it on the API's port.
+    let dir = tempfile::TempDir::new().unwrap();
+    write_json(&dir.path().join("keys.json"), &keys_json());
+    let main = TestApp::spawn_in_with(dir, &[("METRICS_ADDR", "main")]).await;
+    let (s, _, _) = main.send(Method::GET, "/metrics", None, &[], None).await;
+    assert_eq!(s, StatusCode::OK);
+}
