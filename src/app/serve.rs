@@ -53,6 +53,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let xml = FsXmlSink::new(settings.shared.xml_dir.clone())
         .with_context(|| format!("cannot use XML_DIR {}", settings.shared.xml_dir.display()))?
         .with_space_reserve(reserve);
+    xml.count_pending_every(PENDING_COUNT_INTERVAL).await;
     let imports = Arc::new(StateFileReader::new(
         settings.shared.client_state_file.clone(),
         settings.shared.ready_dir.join(LAST_RUN_FILE),
@@ -161,6 +162,9 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     tracing::info!("stopped");
     Ok(())
 }
+
+/// How often the files waiting for the combiner are counted for `/metrics`.
+const PENDING_COUNT_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed by the caller before the port
 /// is announced, so a signal right after readiness is not the default (fatal) action.

@@ -63,6 +63,20 @@ async fn metrics_count_requests_clients_and_pending_files() {
         &app.path("ready_for_import/last_run.json"),
         &json!({"at": "2025-01-01T12:59:00+01:00", "ok": false, "summary": "run failed: share: down"}),
     );
+    // The waiting files are counted every 5 s, off the request path.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !app
+        .metrics()
+        .await
+        .1
+        .contains("patriot_xml_files_pending 3")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pending files not counted within 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let resp = app
         .http
         .get(format!("{}/metrics", app.metrics_base()))
