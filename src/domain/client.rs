@@ -158,7 +158,57 @@ pub struct Client {
     users: BTreeMap<UserNo, User>,
 }
 
+/// The largest a client may grow: 1 MiB of its representation ([`Client::representation_size`]).
+/// Bounds what one tenant can make the store keep, and the cost of every read of the client.
+pub const MAX_CLIENT_BYTES: usize = 1 << 20;
+
+/// The UTF-8 bytes of a field as a JSON member `"name":value,`: the quotes, colon and comma,
+/// and the escapes a JSON writer adds to text.
+fn member_size(name: &str, value: super::fields::FieldValue<'_>) -> usize {
+    use super::fields::FieldValue;
+    let value = match value {
+        FieldValue::Text(t) => {
+            2 + t
+                .chars()
+                .map(|c| match c {
+                    '"' | '\\' | '\n' | '\r' | '\t' => 2,
+                    c if c.is_control() => 6,
+                    c => c.len_utf8(),
+                })
+                .sum::<usize>()
+        }
+        FieldValue::Integer(n) => n.to_string().len(),
+        FieldValue::Flag(b) => {
+            if b {
+                4
+            } else {
+                5
+            }
+        }
+    };
+    name.len() + 4 + value
+}
+
+fn record_size(record: &impl super::field_set::Fields) -> usize {
+    let mut size = 2;
+    let _ = record.try_for_each_field(|name, value| {
+        size += member_size(name, value);
+        Ok::<_, ()>(())
+    });
+    size
+}
+
 impl Client {
+    /// The bytes of the client's JSON representation (`api.md` §3: id, info, zones, users),
+    /// as a compact JSON writer produces it.
+    pub fn representation_size(&self) -> usize {
+        let frame = r#"{"client_id":4294967295,"info":,"zones":[],"users":[]}"#.len();
+        frame
+            + record_size(&self.info)
+            + self.zones().map(|z| record_size(z) + 1).sum::<usize>()
+            + self.users().map(|u| record_size(u) + 1).sum::<usize>()
+    }
+
     pub fn new(id: ClientId, created_on: InstallDate, info: ClientInfo) -> Self {
         Self {
             id,
@@ -319,6 +369,45 @@ mod tests {
         }
         .complete()
         .unwrap()
+    }
+
+    #[test]
+    fn the_representation_size_is_the_json_size_or_a_bound_of_it() {
+        let mut c = sample_client_full();
+        // Measured against a compact JSON of the same client; escapes count as written.
+        let json = {
+            use crate::domain::field_set::Fields;
+            fn object(r: &impl Fields) -> serde_json::Value {
+                let mut m = serde_json::Map::new();
+                let _ = r.try_for_each_field(|n, v| {
+                    use crate::domain::fields::FieldValue;
+                    let v = match v {
+                        FieldValue::Text(t) => serde_json::Value::from(t.into_owned()),
+                        FieldValue::Integer(i) => i.into(),
+                        FieldValue::Flag(b) => b.into(),
+                    };
+                    m.insert(n.to_owned(), v);
+                    Ok::<_, ()>(())
+                });
+                serde_json::Value::Object(m)
+            }
+            serde_json::json!({
+                "client_id": c.id.get(),
+                "info": object(&c.info),
+                "zones": c.zones().map(object).collect::<Vec<_>>(),
+                "users": c.users().map(object).collect::<Vec<_>>(),
+            })
+            .to_string()
+        };
+        // Trailing commas are counted once more per object than JSON writes them.
+        let size = c.representation_size();
+        assert!(
+            size >= json.len() && size <= json.len() + 8,
+            "{size} vs {}",
+            json.len()
+        );
+        c.remove_zone(ZoneNo::new(1).unwrap()).unwrap();
+        assert!(c.representation_size() < size);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::client::{Client, ClientInfo, ClientInfoPatch, MemberError, User, Zone};
+use super::client::{
+    Client, ClientInfo, ClientInfoPatch, MemberError, User, Zone, MAX_CLIENT_BYTES,
+};
 use super::field_set::MissingField;
 use super::fields::{ClientId, InstallDate, PageLimit, UserNo, ZoneNo};
 use super::import_state::{ImportEntry, ImportFilter, ImportPage, ImportRecord, ImportStatus};
@@ -27,6 +29,9 @@ pub enum ServiceError {
     Member(#[from] MemberError),
     #[error("client temporarily locked by another write; retry")]
     Locked,
+    /// The change would make the client larger than [`MAX_CLIENT_BYTES`].
+    #[error("the client would be {size} bytes, more than the {max} a client may hold")]
+    TooLarge { size: usize, max: usize },
     /// An info field without a default was not sent.
     #[error("info: {0}")]
     MissingInfo(MissingField),
@@ -343,6 +348,13 @@ impl ClientService {
         let (stored, written) = match change {
             Change::Save(client) => {
                 let client = *client;
+                let size = client.representation_size();
+                if size > MAX_CLIENT_BYTES {
+                    return Err(ServiceError::TooLarge {
+                        size,
+                        max: MAX_CLIENT_BYTES,
+                    });
+                }
                 // Rendered before anything is stored, so a render failure changes nothing.
                 let xml = render(tenant, &client)?;
                 let mark = self

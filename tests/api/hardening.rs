@@ -229,3 +229,49 @@ async fn metrics_live_apart_and_answer_get_only_and_405s_say_allow() {
     let (s, _, _) = main.send(Method::GET, "/metrics", None, &[], None).await;
     assert_eq!(s, StatusCode::OK);
 }
+
+/// A client is capped at 1 MiB of its JSON: the write that would pass it is 413, says so,
+/// and changes nothing.
+#[tokio::test]
+async fn a_client_cannot_grow_past_one_mebibyte() {
+    let app = TestApp::spawn().await;
+    app.create_client(KEY_A, 1, "Stor").await;
+    let mut users = 0;
+    let refused = loop {
+        let no = users + 1 + u32::from(users >= 198);
+        let (s, p) = app
+            .call(
+                Method::POST,
+                "/clients/users",
+                json!({"client_id": 1, "user": {"UserNo": no, "User_Name": "B", "Instructions": "ø".repeat(4000)}}),
+            )
+            .await;
+        if s != StatusCode::CREATED {
+            break (s, p, no);
+        }
+        users += 1;
+        assert!(users < 400, "no cap after {users} users of 8 KB");
+    };
+    let (s, p, no) = refused;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("1 MiB"), "{p}");
+    // About 1 MiB of 8 KB users (ø is two bytes).
+    assert!((120..=131).contains(&users), "{users} users");
+    let (_, c) = app.get_client(KEY_A, 1).await;
+    assert_eq!(c["users"].as_array().unwrap().len(), users as usize);
+    assert!(c["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|u| u["UserNo"] != no));
+    assert!(c.to_string().len() <= 1 << 20);
+    // Smaller changes still go through.
+    let (s, _) = app
+        .call(
+            Method::PATCH,
+            "/clients",
+            json!({"client_id": 1, "info": {"Alias": "ok"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}

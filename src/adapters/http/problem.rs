@@ -201,7 +201,8 @@ const DOCUMENTED: &[Documented] = &[
     Documented {
         bit: can::BODY,
         status: 413,
-        description: "The body is larger than 64 KiB.",
+        description: "The body is larger than 64 KiB; or, on a write, the client would grow \
+                      past 1 MiB (its JSON representation). Nothing was changed.",
         header: None,
     },
     Documented {
@@ -458,6 +459,13 @@ impl From<ServiceError> for ApiError {
                 ),
                 Some("1".into()),
             ),
+            ServiceError::TooLarge { size, max } => Self::PayloadTooLarge(problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the client would be {size} bytes, more than the {max} bytes (1 MiB of its \
+                     JSON) a client may hold; nothing was changed"
+                ),
+            )),
             ServiceError::MissingInfo(missing) => Self::invalid(&ValidationErrors::single(
                 format!("info.{}", missing.0),
                 "is required",

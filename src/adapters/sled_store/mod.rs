@@ -34,6 +34,20 @@ pub struct SledClientRepository {
     ids: std::sync::RwLock<std::collections::HashMap<KeyName, std::collections::BTreeSet<u32>>>,
 }
 
+/// sled's segment size for new databases. With sled's default (512 KiB), a value above a
+/// fraction of it is written as a file under `blobs/` that is never deleted, not on
+/// overwrite, not on remove; at 8 MiB a client of the 1 MiB cap stays inline, and the space
+/// of its old versions is used again. Fixed when a database is created.
+const SEGMENT_SIZE: usize = 8 << 20;
+
+/// The segment size an existing database was created with (sled's `conf` file).
+fn existing_segment_size(dir: &Path) -> Option<usize> {
+    let conf = std::fs::read_to_string(dir.join("conf")).ok()?;
+    conf.lines()
+        .find_map(|l| l.strip_prefix("segment_size: "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 fn id_of(key: &[u8]) -> Option<u32> {
     key.get(1..5)
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
@@ -62,9 +76,22 @@ fn record_key(kind: u8, id: ClientId) -> [u8; 5] {
 impl SledClientRepository {
     /// Opens (or creates) the database in `dir`. `cache_bytes` bounds sled's page cache.
     pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, IoFailure> {
+        let segment_size = match existing_segment_size(dir) {
+            Some(size) if size != SEGMENT_SIZE => {
+                tracing::warn!(
+                    segment_size = size,
+                    "this database was created with a smaller segment size: clients larger \
+                     than a fraction of it are kept as blob files that sled never deletes; \
+                     move it with `patriot-api export` and `import` into a new DATA_DIR"
+                );
+                size
+            }
+            _ => SEGMENT_SIZE,
+        };
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
+            .segment_size(segment_size)
             .open()
             .map_err(failure)?;
         let flush = Arc::new(GroupFlush::new(db.clone()));
