@@ -137,7 +137,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     systemd::ready();
 
     let store: Arc<dyn KeyStore> = keys;
-    let apps = app(service.clone(), store, log, place);
+    let apps = app(service.clone(), store, log.clone(), place);
     if let Some(listener) = metrics_listener {
         // Few, trusted scrapers: a small server of its own, ending with the process.
         tokio::spawn(async move {
@@ -155,6 +155,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .run_with_graceful_shutdown(apps.api, shutdown_signal(term, int), Some(SHUTDOWN_GRACE))
         .await
         .context("the HTTP server failed")?;
+    log.flush();
     // The files of the last writes are made durable before leaving (else the next start does).
     if let Err(e) = service.sync_pending().await {
         tracing::warn!(error = %e, "could not make the last XML files durable; the next start will");

@@ -153,6 +153,23 @@ impl TestApp {
         panic!("no log line with {needle:?}: {:?}", self.logs());
     }
 
+    /// Waits until the request log (written every 100 ms) has a line containing `needle`;
+    /// returns the whole log.
+    pub async fn wait_for_request_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = std::fs::read_to_string(self.path("api_requests.log")).unwrap_or_default();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no request log line with {needle:?} within 10 s:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// SIGKILL: no chance to clean up, like a power loss for the process.
     pub fn kill(mut self) -> TempDir {
         self.child.kill().unwrap();

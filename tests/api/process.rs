@@ -88,8 +88,7 @@ async fn request_log_names_the_tenant_never_the_key() {
     let app = TestApp::spawn().await;
     app.create_client(KEY_A, 42, "Logged").await;
     app.get_client("wrong-key", 42).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let log = std::fs::read_to_string(app.path("api_requests.log")).unwrap();
+    let log = app.wait_for_request_log("status=401").await;
     let lines: Vec<&str> = log.lines().collect();
     assert_eq!(lines.len(), 2, "{log}");
     assert!(lines[0].contains("key_name=TenantA") && lines[0].contains("PUT /clients"));
