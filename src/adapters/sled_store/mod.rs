@@ -5,7 +5,7 @@
 //! changed in one atomic batch. Durability comes from [`GroupFlush`]: writers that arrive
 //! while a flush runs share the next one.
 
-mod group_flush;
+pub mod group_flush;
 mod record;
 
 use std::path::Path;
