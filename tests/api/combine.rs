@@ -30,7 +30,8 @@ fn combine(dir: &Path, smbd: &TestSmbd, extra: &[(&str, &str)]) -> Run {
         .env("SMB_SHARE_NAME", "api_import")
         .env("SMB_USERNAME", SMB_USER)
         .env("SMB_PASSWORD_FILE", &password_file)
-        .env("SMB_TIMEOUT_SECS", "3")
+        // Generous: smbd shares two cores with the rest of the suite.
+        .env("SMB_TIMEOUT_SECS", "15")
         .envs(extra.iter().copied())
         .output()
         .unwrap();

@@ -46,13 +46,15 @@ async fn acknowledged_writes_survive_sigkill() {
     let dir = app.kill();
 
     let app = TestApp::spawn_in(dir).await;
+    // The files first, before any request: a GET would write a missing file again.
+    let files: Vec<Option<String>> = (1..=n).map(|id| app.xml("TenantA", id)).collect();
     for id in 1..=n {
+        let xml = files[id as usize - 1].as_deref().expect("XML file lost");
+        assert!(xml.contains(&format!("<Zone_area>Zone of {id}</Zone_area>")));
         let (s, c) = app.get_client(KEY_A, id).await;
         assert_eq!(s, StatusCode::OK, "client {id} lost");
         assert_eq!(c["info"]["Name"], format!("Client {id}"));
         assert_eq!(c["zones"][0]["Zone_area"], format!("Zone of {id}"));
-        let xml = app.xml("TenantA", id).expect("XML file lost");
-        assert!(xml.contains(&format!("<Zone_area>Zone of {id}</Zone_area>")));
     }
 }
 

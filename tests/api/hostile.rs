@@ -154,10 +154,13 @@ async fn a_storm_of_bad_keys_does_not_stop_valid_tenants() {
     };
     let during = valid(http, url).await;
     assert_eq!(storm.await.unwrap(), 1000, "every bad key refused");
-    println!(
-        "valid tenant p99: {:?} quiet, {:?} during 1,000 bad-key requests",
-        percentile(quiet, 0.99),
-        percentile(during, 0.99)
+    let (quiet, during) = (percentile(quiet, 0.99), percentile(during, 0.99));
+    println!("valid tenant p99: {quiet:?} quiet, {during:?} during 1,000 bad-key requests");
+    // Generous, for a loaded CI machine; a storm that starved valid tenants takes seconds.
+    let bound = quiet * 20 + Duration::from_millis(200);
+    assert!(
+        during <= bound,
+        "valid tenant p99 {during:?} during the storm, more than {bound:?} (quiet {quiet:?})"
     );
 }
 
@@ -225,7 +228,8 @@ async fn crash_under_load_loses_no_acknowledged_write() {
         tokio::time::sleep(Duration::from_millis(50 + next() % 400)).await;
         let dir = app.kill();
         for w in writers {
-            let _ = w.await;
+            // A writer's own assertion (no unexpected status) fails the test here.
+            w.await.unwrap();
         }
         while let Some((id, name, zone)) = rx.recv().await {
             let entry = acknowledged
@@ -241,6 +245,12 @@ async fn crash_under_load_loses_no_acknowledged_write() {
         "too few writes to mean anything: {}",
         acknowledged.len()
     );
+    // The XML files first, before any request: a GET writes a missing file again, which
+    // would hide a file lost in the crash.
+    let files: std::collections::HashMap<u32, Option<String>> = acknowledged
+        .keys()
+        .map(|id| (*id, app.xml("TenantA", *id)))
+        .collect();
     for (id, (name, zones)) in &acknowledged {
         let (s, c) = app.get_client(KEY_A, *id).await;
         assert_eq!(s, StatusCode::OK, "client {id} acknowledged but lost");
@@ -254,8 +264,8 @@ async fn crash_under_load_loses_no_acknowledged_write() {
         for zone in zones {
             assert!(stored.contains(&(*zone as u64)), "zone {zone} of {id} lost");
         }
-        let xml = app
-            .xml("TenantA", *id)
+        let xml = files[id]
+            .clone()
             .unwrap_or_else(|| panic!("XML of {id} lost"));
         assert!(
             xml.contains(&format!("<Name>{name}</Name>")),
@@ -310,6 +320,14 @@ async fn keys_reloaded_under_load_never_fail_and_never_keep_a_removed_key() {
                         .unwrap()
                         .status();
                     assert!(!s.is_server_error(), "{s} during a reload");
+                    // Key A never leaves the file: it answers 200 through every reload.
+                    if key == KEY_A {
+                        assert_eq!(
+                            s,
+                            StatusCode::OK,
+                            "the unchanged key A got {s} during a reload"
+                        );
+                    }
                     answers += 1;
                 }
             }
@@ -332,11 +350,22 @@ async fn keys_reloaded_under_load_never_fail_and_never_keep_a_removed_key() {
                 .filter(|l| l.contains("keys file reloaded"))
                 .count()
         };
+        let wait_reload = |before: usize| {
+            let app = &app;
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while reloads(app) == before {
+                    assert!(
+                        Instant::now() < deadline,
+                        "round {round}: no reload within 10 s"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        };
         let before = reloads(&app);
         write_json(&app.path("keys.json"), &with_c(round % 2 == 0));
-        while reloads(&app) == before {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_reload(before).await;
         assert_eq!(
             app.get_client("key-c", 1).await.0,
             StatusCode::NOT_FOUND,
@@ -344,9 +373,7 @@ async fn keys_reloaded_under_load_never_fail_and_never_keep_a_removed_key() {
         );
         let before = reloads(&app);
         write_json(&app.path("keys.json"), &keys_json());
-        while reloads(&app) == before {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_reload(before).await;
         // Once the reload is logged, the removed key is refused at once.
         assert_eq!(
             app.get_client("key-c", 1).await.0,

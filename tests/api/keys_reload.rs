@@ -73,11 +73,67 @@ async fn add_disable_and_refuse_a_broken_file() {
 #[tokio::test]
 async fn sighup_reloads() {
     let app = TestApp::spawn().await;
-    let mut keys = keys_json();
-    keys[0]["enabled"] = serde_json::json!(false);
-    // Written in place with the same size is still seen by the SIGHUP path.
-    write_json(&app.path("keys.json"), &keys);
+    let path = app.path("keys.json");
+    let before = std::fs::read_to_string(&path).unwrap();
+    let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
+    // Key A disabled, written in place (same file), same size, same modification time: the
+    // once-a-second poll cannot see it, only SIGHUP can explain a reload.
+    let after = before.replacen("\"enabled\": true", "\"enabled\":false", 1);
+    assert_eq!(after.len(), before.len());
+    assert_ne!(after, before);
+    let mut file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::io::Write::write_all(&mut file, after.as_bytes()).unwrap();
+    file.set_modified(stamp).unwrap();
+    drop(file);
+    // The poll had its chance: nothing changes without the signal.
+    app.wait_for_log("listening on").await;
+    let polls_missed = std::time::Instant::now() + std::time::Duration::from_millis(2500);
+    while std::time::Instant::now() < polls_missed {
+        assert_eq!(
+            app.get_client(KEY_A, 1).await.0,
+            StatusCode::NOT_FOUND,
+            "reloaded without SIGHUP"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     unsafe { libc::kill(app.pid(), libc::SIGHUP) };
     app.wait_for_log("keys file reloaded").await;
     assert_eq!(app.get_client(KEY_A, 1).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// A key whose `valid_to` passes while the service runs is refused from that moment, with no
+/// reload: expiry is checked on every request.
+#[tokio::test]
+async fn a_key_expires_while_the_service_runs() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let mut keys = keys_json();
+    let end = chrono::Utc::now() + chrono::Duration::seconds(3);
+    keys[1]["valid_to"] = serde_json::json!(end.to_rfc3339());
+    write_json(&dir.path().join("keys.json"), &keys);
+    let app = TestApp::spawn_in(dir).await;
+    assert_eq!(
+        app.get_client(KEY_B, 1).await.0,
+        StatusCode::NOT_FOUND,
+        "valid before"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let status = app.get_client(KEY_B, 1).await.0;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the key was still accepted 7 s after its valid_to"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(chrono::Utc::now() >= end, "refused before its valid_to");
+    assert!(!app.logs().iter().any(|l| l.contains("keys file reloaded")));
+    assert_eq!(
+        app.get_client(KEY_A, 1).await.0,
+        StatusCode::NOT_FOUND,
+        "others stay"
+    );
 }

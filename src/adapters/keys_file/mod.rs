@@ -315,7 +315,11 @@ mod tests {
     fn the_shipped_example_is_valid() {
         let bytes = include_bytes!("../../../config/keys.example.json");
         let keys = parse_keys(bytes).unwrap();
-        assert_eq!(keys.len(), 2);
+        assert_eq!(keys.len(), 3);
+        // The example key of the docs and scripts never expires; the third shows an expiry.
+        assert_eq!(keys[0].valid_to, None);
         assert_eq!(keys[1].digest, KeyDigest::of_secret("installer-x-key"));
+        assert_eq!(keys[2].digest, KeyDigest::of_secret("seasonal-key"));
+        assert!(keys[2].valid_to.is_some());
     }
 }
