@@ -40,10 +40,12 @@ pub struct SledClientRepository {
 /// of its old versions is used again. Fixed when a database is created.
 const SEGMENT_SIZE: usize = 8 << 20;
 
-/// The segment size an existing database was created with (sled's `conf` file).
+/// The segment size an existing database was created with (sled's `conf` file: text lines,
+/// then a checksum, so not UTF-8 as a whole).
 fn existing_segment_size(dir: &Path) -> Option<usize> {
-    let conf = std::fs::read_to_string(dir.join("conf")).ok()?;
-    conf.lines()
+    let bytes = std::fs::read(dir.join("conf")).ok()?;
+    String::from_utf8_lossy(&bytes)
+        .lines()
         .find_map(|l| l.strip_prefix("segment_size: "))
         .and_then(|v| v.trim().parse().ok())
 }
@@ -397,6 +399,34 @@ mod tests {
 
     fn client() -> Client {
         crate::domain::client::sample_client(9, "Ola æøå")
+    }
+
+    /// A database created by 0.1.0 (sled's default segment size) still opens, with its size.
+    #[tokio::test]
+    async fn a_database_with_the_old_segment_size_opens() {
+        let dir = tempfile::TempDir::new().unwrap();
+        {
+            let db = sled::Config::new().path(dir.path()).open().unwrap();
+            db.open_tree("clients/A")
+                .unwrap()
+                .insert(
+                    record_key(CLIENT, ClientId::new(1).unwrap()),
+                    record::encode(&client()).unwrap(),
+                )
+                .unwrap();
+            db.flush().unwrap();
+        }
+        assert_eq!(existing_segment_size(dir.path()), Some(512 * 1024));
+        let repo = SledClientRepository::open(dir.path(), 1 << 20).unwrap();
+        let a = KeyName::new("A").unwrap();
+        assert_eq!(
+            repo.get(&a, ClientId::new(1).unwrap()).await.unwrap(),
+            Some(client())
+        );
+        drop(repo);
+        let fresh = tempfile::TempDir::new().unwrap();
+        drop(SledClientRepository::open(fresh.path(), 1 << 20).unwrap());
+        assert_eq!(existing_segment_size(fresh.path()), Some(SEGMENT_SIZE));
     }
 
     #[tokio::test]
