@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::domain::client::{Client, ClientInfo, ClientInfoPatch, NewUser, ZoneParts};
+use crate::domain::client::{Client, ClientInfoPatch, NewUser, ZoneParts};
 use crate::domain::field_set::PartialFields;
-use crate::domain::fields::{ClientId, FieldType, FieldValue, InstallDate};
+use crate::domain::fields::FieldValue;
 
 #[derive(Debug, Deserialize)]
 pub struct ClientV1 {
@@ -104,33 +104,33 @@ impl ClientV1 {
             ("KeypadLocation", t(i.keypad_location)),
             ("SPPage", t(i.sp_page)),
         ])?;
-        let created_on =
-            InstallDate::new(self.created_on).map_err(|e| format!("created_on {e}"))?;
-        let info = ClientInfo::replaced_by(info, &created_on).map_err(|e| e.to_string())?;
-        let id = ClientId::from_value(n(self.id)).map_err(|e| format!("id {e}"))?;
-        let mut client = Client::new(id, created_on, info);
-        for z in self.zones.into_values() {
-            let zone = ZoneParts::from_named([
-                ("Zone_No", n(z.no)),
-                ("Zone_area", t(z.area)),
-                ("ModuleNo", n(z.module_no)),
-            ])?;
-            client.put_zone(zone.complete().map_err(|e| e.to_string())?);
-        }
-        for u in self.users.into_values() {
-            let user = NewUser::from_named([
-                ("UserNo", n(u.no)),
-                ("User_Name", t(u.name)),
-                ("MobileNo", t(u.mobile_no)),
-                ("MobileNoOrder", n(u.mobile_no_order)),
-                ("Email", t(u.email)),
-                ("Type", t(u.user_type)),
-                ("Instructions", t(u.instructions)),
-                ("CallOrder", n(u.call_order)),
-            ])?;
-            let user = user.complete().map_err(|e| e.to_string())?;
-            client.add_user(user).map_err(|e| e.to_string())?;
-        }
-        Ok(client)
+        let zones = self
+            .zones
+            .into_values()
+            .map(|z| {
+                ZoneParts::from_named([
+                    ("Zone_No", n(z.no)),
+                    ("Zone_area", t(z.area)),
+                    ("ModuleNo", n(z.module_no)),
+                ])
+            })
+            .collect::<Result<_, _>>()?;
+        let users = self
+            .users
+            .into_values()
+            .map(|u| {
+                NewUser::from_named([
+                    ("UserNo", n(u.no)),
+                    ("User_Name", t(u.name)),
+                    ("MobileNo", t(u.mobile_no)),
+                    ("MobileNoOrder", n(u.mobile_no_order)),
+                    ("Email", t(u.email)),
+                    ("Type", t(u.user_type)),
+                    ("Instructions", t(u.instructions)),
+                    ("CallOrder", n(u.call_order)),
+                ])
+            })
+            .collect::<Result<_, _>>()?;
+        Client::from_parts(self.id, self.created_on, info, zones, users)
     }
 }

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::adapters::client_v1::ClientV1;
-use crate::domain::client::{Client, ClientInfo, ClientInfoPatch, NewUser, ZoneParts};
+use crate::domain::client::Client;
 use crate::domain::field_set::{Fields, PartialFields};
-use crate::domain::fields::{ClientId, FieldType, FieldValue, InstallDate};
+use crate::domain::fields::FieldValue;
 use crate::domain::tenant::KeyName;
 
 const FORMAT: &str = "patriot-api-export";
@@ -112,22 +112,13 @@ pub fn to_json(tenants: &Tenants) -> Result<Vec<u8>, String> {
 }
 
 fn client_v2(c: ClientV2) -> Result<Client, String> {
-    let id = ClientId::from_value(FieldValue::Integer(c.client_id.into()))
-        .map_err(|e| format!("client_id {e}"))?;
-    let created_on = InstallDate::new(c.created_on).map_err(|e| format!("created_on {e}"))?;
-    let info: ClientInfoPatch = partial(&c.info)?;
-    let info = ClientInfo::replaced_by(info, &created_on).map_err(|e| e.to_string())?;
-    let mut client = Client::new(id, created_on, info);
-    for zone in &c.zones {
-        let zone: ZoneParts = partial(zone)?;
-        client.put_zone(zone.complete().map_err(|e| e.to_string())?);
-    }
-    for user in &c.users {
-        let user: NewUser = partial(user)?;
-        let user = user.complete().map_err(|e| e.to_string())?;
-        client.add_user(user).map_err(|e| e.to_string())?;
-    }
-    Ok(client)
+    Client::from_parts(
+        c.client_id.into(),
+        c.created_on,
+        partial(&c.info)?,
+        c.zones.iter().map(partial).collect::<Result<_, _>>()?,
+        c.users.iter().map(partial).collect::<Result<_, _>>()?,
+    )
 }
 
 fn tenants<C>(

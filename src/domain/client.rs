@@ -209,6 +209,30 @@ impl Client {
             + self.users().map(|u| record_size(u) + 1).sum::<usize>()
     }
 
+    /// A client from the parts a stored record or an export holds, every value validated
+    /// again: omitted info fields take their defaults (the install date: the creation day),
+    /// zones and users must be whole. The error names what is wrong.
+    pub fn from_parts(
+        id: i64,
+        created_on: String,
+        info: ClientInfoPatch,
+        zones: Vec<ZoneParts>,
+        users: Vec<NewUser>,
+    ) -> Result<Self, String> {
+        let id = ClientId::new(id).map_err(|e| format!("id {e}"))?;
+        let created_on = InstallDate::new(created_on).map_err(|e| format!("created_on {e}"))?;
+        let info = ClientInfo::replaced_by(info, &created_on).map_err(|e| e.to_string())?;
+        let mut client = Self::new(id, created_on, info);
+        for zone in zones {
+            client.put_zone(zone.complete().map_err(|e| format!("zone: {e}"))?);
+        }
+        for user in users {
+            let user = user.complete().map_err(|e| format!("user: {e}"))?;
+            client.add_user(user).map_err(|e| e.to_string())?;
+        }
+        Ok(client)
+    }
+
     pub fn new(id: ClientId, created_on: InstallDate, info: ClientInfo) -> Self {
         Self {
             id,

@@ -2,9 +2,6 @@
 //! expanded from the domain's one list of info fields (`client_info_fields!`), so their names,
 //! types and limits are the domain's own.
 
-use std::sync::Arc;
-
-use poem::web::Data;
 use poem::Request;
 use poem_openapi::param::Header;
 use poem_openapi::types::Example;
@@ -18,7 +15,7 @@ use super::request_log::note_client;
 use super::strict_json::{JsonBody, StrictJson};
 use super::users::UserOut;
 use super::zones::ZoneOut;
-use super::{header_id, ApiKey, ApiTags};
+use super::{header_id, ApiKey, ApiTags, Deleted, Service};
 use crate::domain::client::{client_info_fields, Client, ClientInfo, ClientInfoPatch};
 use crate::domain::fields::ClientId;
 use crate::domain::import_state::{ImportRecord, ImportStatus};
@@ -316,15 +313,6 @@ enum PutClientAnswer {
     #[oai(status = 200)]
     Updated(Json<ClientOut>),
 }
-
-#[derive(ApiResponse)]
-enum Deleted {
-    /// Deleted.
-    #[oai(status = 204)]
-    NoContent,
-}
-
-type Service<'a> = Data<&'a Arc<dyn ClientApi>>;
 
 /// The answer of a client, with its import state when the combiner has one.
 async fn client_out(api: &dyn ClientApi, key: &ApiKey, client: &Client) -> ClientOut {

@@ -58,6 +58,17 @@ enum ApiTags {
     Health,
 }
 
+/// The answer of every delete.
+#[derive(poem_openapi::ApiResponse)]
+enum Deleted {
+    /// Deleted.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+/// The inbound port, as every handler receives it.
+type Service<'a> = poem::web::Data<&'a Arc<dyn ClientApi>>;
+
 type Api = (
     clients::ClientsApi,
     imports::ImportsApi,

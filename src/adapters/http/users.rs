@@ -1,8 +1,5 @@
 //! `/clients/users`: list, read, create, replace and delete the contact users of a client.
 
-use std::sync::Arc;
-
-use poem::web::Data;
 use poem::Request;
 use poem_openapi::param::Header;
 use poem_openapi::types::Example;
@@ -15,11 +12,10 @@ use super::payload::Json;
 use super::problem::{can, ApiError, Problems};
 use super::request_log::note_client;
 use super::strict_json::{JsonBody, StrictJson};
-use super::{header_id, ApiKey, ApiTags};
+use super::{header_id, ApiKey, ApiTags, Deleted, Service};
 use crate::domain::client::{user_fields, Client, NewUser, User};
 use crate::domain::field_set::PartialFields;
 use crate::domain::fields::{ClientId, UserNo};
-use crate::ports::ClientApi;
 
 /// The type of a user field in a request: required fields as they are, the others optional.
 macro_rules! in_type {
@@ -197,13 +193,6 @@ enum UserCreated {
     Created(Json<UserResult>),
 }
 
-#[derive(ApiResponse)]
-enum Deleted {
-    /// Deleted.
-    #[oai(status = 204)]
-    NoContent,
-}
-
 fn users_of(client: &Client) -> UsersOut {
     UsersOut {
         client_id: client.id,
@@ -220,8 +209,6 @@ fn user_of(client: &Client, no: UserNo) -> Result<UserResult, ApiError> {
         user: user.into(),
     })
 }
-
-type Service<'a> = Data<&'a Arc<dyn ClientApi>>;
 
 /// A user lookup: the client read, or the user, may be missing.
 const USER_READ: u32 = can::CLIENT_READ | can::NO_CLIENT_OR_USER;

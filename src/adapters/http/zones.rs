@@ -1,8 +1,5 @@
 //! `/clients/zones`: list, create or replace, and delete the zones of a client.
 
-use std::sync::Arc;
-
-use poem::web::Data;
 use poem::Request;
 use poem_openapi::param::Header;
 use poem_openapi::types::Example;
@@ -15,10 +12,9 @@ use super::payload::Json;
 use super::problem::{can, Problems};
 use super::request_log::note_client;
 use super::strict_json::{JsonBody, StrictJson};
-use super::{header_id, ApiKey, ApiTags};
+use super::{header_id, ApiKey, ApiTags, Deleted, Service};
 use crate::domain::client::{zone_fields, Client, Zone};
 use crate::domain::fields::{Bounded, ClientId, ShortText, ZoneNo};
-use crate::ports::ClientApi;
 
 /// Expands the zone's answer schema from the domain's list of zone fields.
 macro_rules! zone_schema {
@@ -163,21 +159,12 @@ enum ZoneAnswer {
     Created(Json<ZoneResult>),
 }
 
-#[derive(ApiResponse)]
-enum Deleted {
-    /// Deleted.
-    #[oai(status = 204)]
-    NoContent,
-}
-
 fn zones_of(client: &Client) -> ZonesOut {
     ZonesOut {
         client_id: client.id,
         zones: client.zones().map(Into::into).collect(),
     }
 }
-
-type Service<'a> = Data<&'a Arc<dyn ClientApi>>;
 
 pub struct ZonesApi;
 

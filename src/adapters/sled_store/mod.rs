@@ -460,7 +460,18 @@ mod tests {
         let other = crate::domain::client::sample_client(3, "Tre");
         repo.save(&a, &other).await.unwrap();
         drop(repo);
-        let repo = SledClientRepository::open(dir.path(), 1 << 20).unwrap();
+        // sled's own threads let go of the database's lock shortly after the drop.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let repo = loop {
+            match SledClientRepository::open(dir.path(), 1 << 20) {
+                Ok(repo) => break repo,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("reopen: {e}"),
+            }
+        };
         assert_eq!(repo.client_ids(&a, None, 10).await.unwrap(), vec![other.id]);
         assert_eq!(repo.count_by_tenant().await.unwrap(), vec![(a, 1)]);
     }

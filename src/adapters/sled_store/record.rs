@@ -13,9 +13,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::adapters::client_v1::ClientV1;
-use crate::domain::client::{Client, ClientInfo, ClientInfoPatch, NewUser, ZoneParts};
+use crate::domain::client::Client;
 use crate::domain::field_set::{Fields, PartialFields};
-use crate::domain::fields::{ClientId, FieldType, FieldValue, InstallDate};
+use crate::domain::fields::FieldValue;
 
 const NAMED_V2: u8 = 2;
 const POSTCARD_V1: u8 = 1;
@@ -98,22 +98,13 @@ pub fn decode(bytes: &[u8]) -> Result<Client, String> {
 }
 
 fn from_record(record: ClientRecord) -> Result<Client, String> {
-    let id = ClientId::from_value(FieldValue::Integer(record.id.into()))
-        .map_err(|e| format!("id {e}"))?;
-    let created_on = InstallDate::new(record.created_on).map_err(|e| format!("created_on {e}"))?;
-    let info: ClientInfoPatch = partial(&record.info)?;
-    let info = ClientInfo::replaced_by(info, &created_on).map_err(|e| e.to_string())?;
-    let mut client = Client::new(id, created_on, info);
-    for zone in &record.zones {
-        let zone: ZoneParts = partial(zone)?;
-        client.put_zone(zone.complete().map_err(|e| e.to_string())?);
-    }
-    for user in &record.users {
-        let user: NewUser = partial(user)?;
-        let user = user.complete().map_err(|e| e.to_string())?;
-        client.add_user(user).map_err(|e| e.to_string())?;
-    }
-    Ok(client)
+    Client::from_parts(
+        record.id.into(),
+        record.created_on,
+        partial(&record.info)?,
+        record.zones.iter().map(partial).collect::<Result<_, _>>()?,
+        record.users.iter().map(partial).collect::<Result<_, _>>()?,
+    )
 }
 
 #[cfg(test)]
