@@ -26,20 +26,23 @@ async fn invented_methods_add_no_series_and_no_log_text() {
     let app = TestApp::spawn().await;
     for i in 0..30 {
         let method = Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
-        let (s, _, _) = app.send(method, "/clients", Some(KEY_A), &[], None).await;
-        assert_eq!(s, StatusCode::NOT_IMPLEMENTED);
+        let (s, headers, _) = app.send(method, "/clients", Some(KEY_A), &[], None).await;
+        assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers["allow"], "GET, PUT, PATCH, DELETE");
     }
     // An absurdly long method is refused before any routing.
-    let long = format!(
-        "{} /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-        "X".repeat(100_000)
-    );
-    let answer = raw(&app, long.as_bytes());
-    assert!(
-        !answer.starts_with("HTTP/1.1 200"),
-        "{}",
-        &answer[..answer.len().min(200)]
-    );
+    for length in [17, 100_000] {
+        let long = format!(
+            "{} /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "X".repeat(length)
+        );
+        let answer = raw(&app, long.as_bytes());
+        assert!(
+            answer.starts_with("HTTP/1.1 4"),
+            "{}",
+            &answer[..answer.len().min(200)]
+        );
+    }
     let (_, metrics) = app.metrics().await;
     assert!(
         !metrics.contains("INVENTED") && !metrics.contains("XXXX"),

@@ -409,11 +409,11 @@ pub fn error_response(err: poem::Error) -> Response {
     problem(status, err.to_string()).into_response()
 }
 
-/// The answer to a method outside the standard set (`request_log::METHODS`).
-pub fn method_not_implemented() -> Response {
+/// The answer to a method too long to be one (`request_log::LONGEST_METHOD`).
+pub fn method_too_long() -> Response {
     problem(
-        StatusCode::NOT_IMPLEMENTED,
-        "this method is not implemented; the API speaks GET, PUT, POST, PATCH and DELETE",
+        StatusCode::BAD_REQUEST,
+        "this is not an HTTP method of this API (GET, PUT, POST, PATCH, DELETE)",
     )
     .into_response()
 }

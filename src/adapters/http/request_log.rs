@@ -37,8 +37,12 @@ pub fn note_client(req: &Request, id: u32) {
     }
 }
 
-/// The standard methods; any other is answered 501 before routing and logged and counted as
-/// `other`, so that a client cannot grow the log or the metrics with invented methods.
+/// The standard methods; any other is logged and counted as `other`, so that a client cannot
+/// grow the log or the metrics with invented methods (it is answered 405 by the routes).
+/// One longer than [`LONGEST_METHOD`] is refused before routing.
+/// Longer than any method a client of this API has a reason to send.
+pub const LONGEST_METHOD: usize = 16;
+
 pub const METHODS: &[&str] = &[
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 ];
@@ -235,13 +239,13 @@ impl<E: Endpoint> Endpoint for Logged<E> {
         }
         .to_owned();
         let path = log_safe(req.uri().path()).into_owned();
-        let response = if known {
+        let response = if req.method().as_str().len() > LONGEST_METHOD {
+            super::problem::method_too_long()
+        } else {
             match self.inner.call(req).await {
                 Ok(r) => r.into_response(),
                 Err(e) => e.into_response(),
             }
-        } else {
-            super::problem::method_not_implemented()
         };
         let status = response.status().as_u16();
         let elapsed = started.elapsed();
