@@ -276,3 +276,66 @@ async fn a_client_cannot_grow_past_one_mebibyte() {
         .await;
     assert_eq!(s, StatusCode::OK);
 }
+
+/// The checks of `api.md` §2 in their order, one pair at a time: the earlier one answers.
+#[tokio::test]
+async fn checks_answer_in_the_contract_order() {
+    let app = TestApp::spawn().await;
+    let big = format!(
+        "{{\"client_id\": 1, \"info\": {{\"Name\": \"{}\"}}}}",
+        "x".repeat(100_000)
+    );
+    let send = |key: Option<&'static str>, content_type: &'static str, body: String| {
+        let mut req = app
+            .http
+            .put(format!("{}/clients", app.base))
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(key) = key {
+            req = req.bearer_auth(key);
+        }
+        async move {
+            // A server that answers before reading a large body may reset the connection
+            // while the client still sends: that is not an answer, so send again.
+            for _ in 0..5 {
+                let attempt = req.try_clone().unwrap();
+                if let Ok(response) = attempt.send().await {
+                    return response.status();
+                }
+            }
+            panic!("no answer in 5 attempts");
+        }
+    };
+    // 401 before 413: a body too large without a key.
+    assert_eq!(
+        send(None, "application/json", big.clone()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // 413 before 415: a body too large, not sent as JSON.
+    assert_eq!(
+        send(Some(KEY_A), "text/plain", big).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // 415 before 422: a body that is not JSON, not sent as JSON.
+    assert_eq!(
+        send(Some(KEY_A), "text/plain", "not json".into()).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    // 422 before 404: an invalid PATCH of a client that does not exist.
+    let (s, _) = app
+        .call(
+            Method::PATCH,
+            "/clients",
+            json!({"client_id": 404, "info": {"SinceHrs": 24}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app
+        .call(
+            Method::PATCH,
+            "/clients",
+            json!({"client_id": 404, "info": {"SinceHrs": 23}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

@@ -42,8 +42,22 @@ async fn add_disable_and_refuse_a_broken_file() {
     // A file that parses but breaks a rule (duplicate port) is refused too.
     let mut dup = keys_json();
     dup[1]["port"] = dup[0]["port"].clone();
+    let refusals = |app: &TestApp| {
+        app.logs()
+            .iter()
+            .filter(|l| l.contains("keys file refused"))
+            .count()
+    };
+    let before = refusals(&app);
     write_json(&keys_file, &dup);
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while refusals(&app) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rule-breaking file was not refused within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(
         app.get_client(KEY_B, 1).await.0,
         StatusCode::UNAUTHORIZED,
