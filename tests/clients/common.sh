@@ -6,6 +6,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 work=$(mktemp -d)
 server=""
+source "$here/helpers.sh"
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # Starts `$bin serve` on a free port in $work with the example keys; sets $server (its pid)
@@ -15,11 +16,5 @@ start_server() {
   cp "$repo/config/keys.example.json" keys.json
   "$bin" serve --port 0 --metrics-addr 127.0.0.1:0 --key-file keys.json 2> server.log &
   server=$!
-  base=""
-  for _ in $(seq 100); do
-    base=$(grep -o 'listening on http://[0-9.:]*' server.log | head -1 | sed 's/listening on //') || true
-    [ -n "$base" ] && break
-    sleep 0.1
-  done
-  [ -n "$base" ] || { cat server.log; exit 1; }
+  base=$(wait_listening server.log) || exit 1
 }

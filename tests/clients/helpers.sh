@@ -1,4 +1,6 @@
-# Sourced: `unit_env UNIT_FILE` prints the environment a unit gives its program, without
+# Sourced by the client scripts: helpers to start the service and to install it.
+#
+# `unit_env UNIT_FILE` prints the environment a unit gives its program, without
 # systemd's specifiers (%d is the credentials folder): its Environment= lines, then the lines
 # of its EnvironmentFile=s, which win.
 # shellcheck shell=bash
@@ -20,4 +22,13 @@ wait_listening() {
   done
   cat "$1" >&2
   return 1
+}
+
+# `remove_earlier_install`: a machine without an earlier install of the guide's or of the
+# package's (the user patriot, /opt/patriot_api, /etc/patriot-api, the package).
+remove_earlier_install() {
+  if dpkg -s patriot-api >/dev/null 2>&1; then apt-get purge -y -qq patriot-api >/dev/null; fi
+  rm -rf /opt/patriot_api /etc/patriot-api
+  if id patriot >/dev/null 2>&1; then userdel patriot; fi
+  if getent group patriot >/dev/null; then groupdel patriot; fi
 }

@@ -13,17 +13,13 @@ if [ "${CI:-}" != "true" ] && [ "${INSTALL_TEST:-}" != "1" ]; then
 fi
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
-# From a machine without an earlier install (of the guide's, or of the package's test).
-dpkg -s patriot-api >/dev/null 2>&1 && apt-get purge -y -qq patriot-api >/dev/null
-rm -rf /opt/patriot_api /etc/patriot-api
-id patriot >/dev/null 2>&1 && userdel patriot
-getent group patriot >/dev/null && groupdel patriot
+source tests/clients/helpers.sh
+remove_earlier_install
 block=$(awk '/^## By hand/ {hand=1} hand && /^```sh$/ {on=1; next} /^```$/ && on {exit} on' deploy/README.md)
 [ -n "$block" ] || { echo "install guide: no shell block under '## By hand'" >&2; exit 1; }
 bash -euo pipefail -c "$block"
 
 # The units' environment, without systemd's specifiers (%d is the credentials folder).
-source tests/clients/unit_env.sh
 mapfile -t api_env < <(unit_env deploy/systemd/patriot-api.service)
 mapfile -t combine_env < <(unit_env deploy/systemd/patriot-xml-combine.service)
 

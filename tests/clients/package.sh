@@ -13,16 +13,12 @@ if [ "${CI:-}" != "true" ] && [ "${PACKAGE_TEST:-}" != "1" ]; then
 fi
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$repo"
-source tests/clients/unit_env.sh
+source tests/clients/helpers.sh
 export DEBIAN_FRONTEND=noninteractive
 
 scripts/package
 deb=$(ls target/debian/patriot-api_*_amd64.deb)
-# A machine without a previous install (the install guide's test may have made one).
-dpkg -s patriot-api >/dev/null 2>&1 && apt-get purge -y -qq patriot-api >/dev/null
-rm -rf /opt/patriot_api /etc/patriot-api
-id patriot >/dev/null 2>&1 && userdel patriot
-getent group patriot >/dev/null && groupdel patriot
+remove_earlier_install
 
 apt-get install -y -qq "./$deb" > /tmp/package-install.log
 grep -q "both services start once the keys file exists" /tmp/package-install.log

@@ -21,12 +21,6 @@ use crate::domain::fields::ClientId;
 use crate::domain::import_state::{ImportRecord, ImportStatus};
 use crate::ports::ClientApi;
 
-/// The type of an info field in a PUT body: required fields as they are, the others optional.
-macro_rules! put_type {
-    (required, $T:ty) => { $T };
-    ($other:ident, $T:ty) => { Option<$T> };
-}
-
 /// Expands the three schemas of `info` from the domain's list of info fields.
 macro_rules! info_schemas {
     (
@@ -52,7 +46,7 @@ macro_rules! info_schemas {
         #[derive(Debug, Clone, Object)]
         #[oai(deny_unknown_fields)]
         pub struct $Put {
-            $( $(#[doc = $doc])* #[oai(rename = $name, skip_serializing_if_is_none)] pub $field: put_type!($default, $T), )*
+            $( $(#[doc = $doc])* #[oai(rename = $name, skip_serializing_if_is_none)] pub $field: request_type!($default, $T), )*
         }
 
         /// The info of `PATCH /clients`: any subset of the fields; only those sent change.

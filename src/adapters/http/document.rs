@@ -17,6 +17,8 @@ pub struct Document {
     pub yaml: String,
     /// Swagger UI with this document embedded.
     pub swagger_ui_html: String,
+    /// The methods of every path, as a 405's `Allow` header lists them.
+    pub allowed: std::collections::HashMap<String, String>,
 }
 
 impl Document {
@@ -43,6 +45,7 @@ impl Document {
             .replacen(&generated, &here.to_string(), 1);
         Self {
             yaml: to_yaml(&value),
+            allowed: allowed_methods(&value),
             json,
             swagger_ui_html,
         }
@@ -51,25 +54,22 @@ impl Document {
 
 const METHODS: &[&str] = &["get", "put", "post", "patch", "delete"];
 
-impl Document {
-    /// The methods of every path, as a 405's `Allow` header lists them (the document's
-    /// operations, and GET for the document itself, the docs and the metrics).
-    pub fn allowed_methods(&self) -> std::collections::HashMap<String, String> {
-        let mut out = std::collections::HashMap::new();
-        let doc: Value = serde_json::from_str(&self.json).unwrap_or_default();
-        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
-            let methods: Vec<String> = METHODS
-                .iter()
-                .filter(|m| item.get(**m).is_some())
-                .map(|m| m.to_uppercase())
-                .collect();
-            out.insert(path.clone(), methods.join(", "));
-        }
-        for path in ["/openapi.json", "/openapi.yaml", "/docs", "/metrics"] {
-            out.insert(path.to_owned(), "GET".to_owned());
-        }
-        out
+/// The methods of every path (the document's operations, and GET for the document itself,
+/// the docs and the metrics).
+fn allowed_methods(doc: &Value) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        let methods: Vec<String> = METHODS
+            .iter()
+            .filter(|m| item.get(**m).is_some())
+            .map(|m| m.to_uppercase())
+            .collect();
+        out.insert(path.clone(), methods.join(", "));
     }
+    for path in ["/openapi.json", "/openapi.yaml", "/docs", "/metrics"] {
+        out.insert(path.to_owned(), "GET".to_owned());
+    }
+    out
 }
 
 /// Adds to poem-openapi's document what it cannot express.

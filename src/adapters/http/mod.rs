@@ -3,6 +3,13 @@
 //! published document, the request log. The handlers call the inbound port
 //! [`ClientApi`](crate::ports::ClientApi) and nothing else.
 
+/// The type of a field in a request schema: fields without a default as they are, the
+/// others optional. Used by the schemas each resource expands from the domain's field lists.
+macro_rules! request_type {
+    (required, $T:ty) => { $T };
+    ($other:ident, $T:ty) => { Option<$T> };
+}
+
 mod auth;
 mod clients;
 mod document;
@@ -158,6 +165,40 @@ fn browser_safe(response: impl poem::IntoResponse) -> poem::Response {
     response
 }
 
+/// The methods of each path, for the `Allow` header of a 405.
+type AllowedMethods = Arc<std::collections::HashMap<String, String>>;
+
+/// Middleware that adds `Allow` to a 405 (poem's routes answer 405 without it).
+fn allow_on_405<E: Endpoint + 'static>(
+    allowed: AllowedMethods,
+) -> impl Fn(
+    Arc<E>,
+    Request,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = poem::Result<poem::Response>> + Send>,
+> + Send
+       + Sync
+       + 'static {
+    move |ep, req| {
+        let allowed = allowed.clone();
+        Box::pin(async move {
+            let path = req.uri().path().trim_end_matches('/').to_owned();
+            let mut response = poem::IntoResponse::into_response(ep.call(req).await?);
+            if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
+                if let Some(value) = allowed
+                    .get(&path)
+                    .and_then(|m| poem::http::HeaderValue::from_str(m).ok())
+                {
+                    response
+                        .headers_mut()
+                        .insert(poem::http::header::ALLOW, value);
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
 /// The whole HTTP application: API, Swagger UI at `/docs`, the document at `/openapi.json`
 /// and `/openapi.yaml`, every error as problem+json (a 405 with `Allow`), every request
 /// logged; `/metrics` (GET only) on the main port or apart, as `place` says.
@@ -170,7 +211,7 @@ pub fn app(
     let metrics = Arc::new(Metrics::default());
     let service = api_service();
     let doc = Arc::new(document::Document::of(&service));
-    let allowed = Arc::new(doc.allowed_methods());
+    let allowed = Arc::new(doc.allowed.clone());
     let (json, yaml, docs) = (doc.clone(), doc.clone(), doc.swagger_ui_html.clone());
     let metrics_route = || poem::get(metrics::metrics_endpoint);
     let mut routes = Route::new()
@@ -205,39 +246,14 @@ pub fn app(
     let routes = routes
         .nest("/", service)
         .catch_all_error(|err| async move { error_response(err) })
-        .around(move |ep, req| {
-            let allowed = allowed.clone();
-            async move {
-                let path = req.uri().path().to_owned();
-                let mut response = poem::IntoResponse::into_response(ep.call(req).await?);
-                if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
-                    if let Some(methods) = allowed.get(path.trim_end_matches('/')) {
-                        if let Ok(value) = poem::http::HeaderValue::from_str(methods) {
-                            response
-                                .headers_mut()
-                                .insert(poem::http::header::ALLOW, value);
-                        }
-                    }
-                }
-                Ok(response)
-            }
-        })
+        .around(allow_on_405(allowed.clone()))
         .data(keys)
         .data(api.clone())
         .data(metrics.clone());
     let apart = Route::new()
         .at("/metrics", metrics_route())
         .catch_all_error(|err| async move { error_response(err) })
-        .around(|ep, req| async move {
-            let mut response = poem::IntoResponse::into_response(ep.call(req).await?);
-            if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
-                response.headers_mut().insert(
-                    poem::http::header::ALLOW,
-                    poem::http::HeaderValue::from_static("GET"),
-                );
-            }
-            Ok(response)
-        })
+        .around(allow_on_405(allowed))
         .data(api)
         .data(metrics.clone());
     Apps {

@@ -17,12 +17,6 @@ use crate::domain::client::{user_fields, Client, NewUser, User};
 use crate::domain::field_set::PartialFields;
 use crate::domain::fields::{ClientId, UserNo};
 
-/// The type of a user field in a request: required fields as they are, the others optional.
-macro_rules! in_type {
-    (required, $T:ty) => { $T };
-    ($other:ident, $T:ty) => { Option<$T> };
-}
-
 /// Expands the user's schemas from the domain's list of user fields.
 macro_rules! user_schemas {
     (
@@ -48,7 +42,7 @@ macro_rules! user_schemas {
         #[derive(Debug, Clone, Object)]
         #[oai(deny_unknown_fields)]
         pub struct $In {
-            $( $(#[doc = $doc])* #[oai(rename = $name, skip_serializing_if_is_none)] pub $field: in_type!($default, $T), )*
+            $( $(#[doc = $doc])* #[oai(rename = $name, skip_serializing_if_is_none)] pub $field: request_type!($default, $T), )*
         }
 
         impl From<&$Whole> for $In {
