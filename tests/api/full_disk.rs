@@ -107,9 +107,10 @@ async fn a_full_disk_refuses_writes_then_recovers() {
         let (s, h, p) = app
             .send(method.clone(), path, Some(KEY_A), &[], Some(body))
             .await;
-        assert!(
-            matches!(s.as_u16(), 507 | 503),
-            "{method} {path} on a full disk answered {s}"
+        assert_eq!(
+            s,
+            StatusCode::INSUFFICIENT_STORAGE,
+            "{method} {path} on a full disk"
         );
         assert_eq!(h["content-type"], "application/problem+json");
         assert!(p["detail"].is_string());
@@ -160,13 +161,76 @@ async fn a_full_disk_refuses_writes_then_recovers() {
         .output()
         .unwrap();
     assert!(!out.status.success(), "a run on a full disk must fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no space left"),
+        "the failure must name the lack of space: {stderr}"
+    );
     let mut after: Vec<String> = std::fs::read_dir(&xml_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     after.sort();
-    assert_eq!(after, pending, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(after, pending, "{stderr}");
     assert!(!share.path().join("clients.xml").exists());
     std::fs::remove_file(&filler).unwrap();
     drop(app);
+}
+
+/// XML_DIR on a file system of its own that is full while DATA_DIR has room: the reserve
+/// check is off (`MIN_FREE_MB=0`), so the write reaches sled, the file write fails, and the
+/// sled write is undone. Shown through a restart: what sled holds is what was there before.
+#[tokio::test]
+async fn a_full_xml_file_system_undoes_the_stored_write() {
+    let dir = TempDir::new().unwrap();
+    write_json(&dir.path().join("keys.json"), &keys_json());
+    let disk = Tmpfs::mount(&dir.path().join("xmldisk"));
+    let xml_root = disk.0.join("clients");
+    let env = [
+        ("XML_DIR", xml_root.to_str().unwrap()),
+        ("MIN_FREE_MB", "0"),
+    ];
+    let app = TestApp::spawn_in_with(dir, &env).await;
+    app.create_client(KEY_A, 1, "Kunde 1").await;
+    let xml_dir = xml_root.join("TenantA");
+    let before = std::fs::read(xml_dir.join("1.xml")).unwrap();
+
+    let filler = disk.fill();
+    let (s, _, p) = app
+        .send(
+            Method::PUT,
+            "/clients",
+            Some(KEY_A),
+            &[],
+            Some(json!({"client_id": 2, "info": {"Name": "Ny"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::INSUFFICIENT_STORAGE, "{p}");
+    let (s, _, p) = app
+        .send(
+            Method::PATCH,
+            "/clients",
+            Some(KEY_A),
+            &[],
+            Some(json!({"client_id": 1, "info": {"Name": "Endret"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::INSUFFICIENT_STORAGE, "{p}");
+    assert_eq!(app.get_client(KEY_A, 2).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get_client(KEY_A, 1).await.1["info"]["Name"], "Kunde 1");
+    assert!(!xml_dir.join("2.xml").exists());
+    assert_eq!(std::fs::read(xml_dir.join("1.xml")).unwrap(), before);
+    assert!(
+        temp_files(&xml_dir).is_empty(),
+        "{:?}",
+        temp_files(&xml_dir)
+    );
+
+    // The undo is in sled, not only in memory: a restarted service still has the old state.
+    std::fs::remove_file(&filler).unwrap();
+    let dir = app.stop();
+    let app = TestApp::spawn_in_with(dir, &env).await;
+    assert_eq!(app.get_client(KEY_A, 2).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.get_client(KEY_A, 1).await.1["info"]["Name"], "Kunde 1");
+    assert_eq!(std::fs::read(xml_dir.join("1.xml")).unwrap(), before);
 }
