@@ -59,12 +59,10 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         settings.shared.ready_dir.join(LAST_RUN_FILE),
     ));
     imports.watch();
-    let service = Arc::new(ClientService::new(
-        Arc::new(repo),
-        Arc::new(xml),
-        imports,
-        clock,
-    ));
+    let service = Arc::new(
+        ClientService::new(Arc::new(repo), Arc::new(xml), imports, clock)
+            .with_lock_timeout(Duration::from_millis(settings.lock_timeout_ms)),
+    );
 
     // Writes acknowledged before a crash get their XML files before anyone can call us.
     let finished = service

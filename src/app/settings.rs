@@ -143,6 +143,10 @@ pub struct ServeSettings {
     #[arg(long, env = "WRITE_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub write_timeout_secs: u64,
 
+    /// Milliseconds a write waits for another write to the same client before it answers 409.
+    #[arg(long, env = "LOCK_TIMEOUT_MS", default_value_t = 5000)]
+    pub lock_timeout_ms: u64,
+
     /// Seconds a connection may stay silent before it is closed.
     #[arg(long, env = "IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_timeout_secs: u64,

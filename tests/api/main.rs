@@ -10,6 +10,7 @@ mod hostile;
 mod imports;
 mod isolation;
 mod keys_reload;
+mod locks;
 mod openapi_doc;
 mod operations;
 mod process;
