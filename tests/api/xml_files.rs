@@ -236,3 +236,109 @@ async fn concurrent_zone_writes_to_one_client_all_survive() {
         );
     }
 }
+
+/// The key of the golden-file test, with `xml_fields` out of alphabetical order: the file
+/// must follow the keys file, not a sorted map.
+const GOLDEN_KEY: &str = "key-golden-secret";
+const GOLDEN_KEYS_FILE: &str = r#"[
+  { "key_name": "Golden", "key": "key-golden-secret", "port": "BASE11",
+    "installer_name": "Østfold Sikkerhetsservice AS", "installer_email": "installer@ostsik.no",
+    "xml_fields": { "InstallerName": "Østfold Sikkerhetsservice AS", "UseCallout1": "True",
+                    "Callout1": "TLF01BASE01", "EventTemplate": "CID4BASE01",
+                    "ClientGroupings": "Alarm24 & <Tilgang>" } }
+]"#;
+
+/// Reads a golden file from `tests/golden/`, with `{CREATED_DAY}` filled in.
+fn golden(name: &str, created_day: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    std::fs::read_to_string(path)
+        .unwrap()
+        .replace("{CREATED_DAY}", created_day)
+}
+
+/// The whole file the binary writes, compared with a golden file after each step that
+/// replaces something: the keys file's `xml_fields` in their order, the installer user 199
+/// last, a replaced user whose old values are gone, and a PUT that resets every omitted
+/// info field to its default (the install date to the day the client was created).
+#[tokio::test]
+async fn the_written_file_is_the_golden_file() {
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::write(dir.path().join("keys.json"), GOLDEN_KEYS_FILE).unwrap();
+    let app = TestApp::spawn_in(dir).await;
+    let call = |method: Method, path: &'static str, body: serde_json::Value| {
+        let app = &app;
+        async move {
+            let (s, v) = app.call_as(GOLDEN_KEY, method.clone(), path, body).await;
+            assert!(s.is_success(), "{method} {path}: {s} {v}");
+        }
+    };
+    call(
+        Method::PUT,
+        "/clients",
+        json!({"client_id": 9998, "info": {
+            "Name": "Ola Nordmann & Sønn <AS>", "Alias": "Ola", "Location": "Produksjonsveien 13",
+            "area_code": "1604", "area": "Fredrikstad", "BusPhone": "69310000",
+            "Email": "post@ostsik.no", "OKPassword": "franzjäger",
+            "SpecRequest": "Linje 1\r\nLinje 2 æøå", "NoSigsMon": 1, "SinceDays": 1,
+            "SinceHrs": 0, "SinceMins": 30, "ResetNosigsIgnored": true, "ResetNosigsDays": 7,
+            "ResetNosigsHrs": 2, "ResetNosigsMins": 15, "InstallDateTime": "2023-02-20",
+            "PanelName": "Ajax", "PanelSite": "Stue", "KeypadLocation": "Inngang",
+            "SPPage": "Ekstra informasjon."}}),
+    )
+    .await;
+    // Zones and users out of order: the file sorts them.
+    for (zone, area, module) in [(2, "Stue", 3), (1, "Inngang", 0)] {
+        call(
+            Method::PUT,
+            "/clients/zones",
+            json!({"client_id": 9998, "zone_id": zone, "Zone_area": area, "ModuleNo": module}),
+        )
+        .await;
+    }
+    call(
+        Method::POST,
+        "/clients/users",
+        json!({"client_id": 9998, "user": {"UserNo": 200, "User_Name": "Siste Bruker"}}),
+    )
+    .await;
+    call(
+        Method::POST,
+        "/clients/users",
+        json!({"client_id": 9998, "user": {
+            "UserNo": 1, "User_Name": "Kari Gammel", "MobileNo": "+4712345678",
+            "MobileNoOrder": 2, "Email": "kari@epost.no", "Type": "A",
+            "Instructions": "Ring først", "CallOrder": 5}}),
+    )
+    .await;
+    // User 1 replaced with fewer fields: nothing of Kari may remain.
+    call(
+        Method::PUT,
+        "/clients/users",
+        json!({"client_id": 9998, "user": {"UserNo": 1, "User_Name": "Per Ny"}}),
+    )
+    .await;
+    let file = app.xml("Golden", 9998).expect("file after the writes");
+    assert_eq!(file, golden("served-client.xml", "2023-02-20"));
+
+    // A PUT of the info with only a name and a location: every other info field goes back
+    // to its default, the install date to the day of creation; zones and users stay.
+    call(
+        Method::PUT,
+        "/clients",
+        json!({"client_id": 9998, "info": {"Name": "Ola Nordmann", "Location": "Ny gate 1"}}),
+    )
+    .await;
+    let (_, stored) = app
+        .get_as(GOLDEN_KEY, "/clients", &[("X-Client-Id", "9998")])
+        .await;
+    let created_day = stored["info"]["InstallDateTime"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(created_day, "2023-02-20");
+    assert_eq!(created_day.len(), 10, "{created_day}");
+    let file = app.xml("Golden", 9998).unwrap();
+    assert_eq!(file, golden("served-client-after-put.xml", &created_day));
+}
