@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use chrono::{DateTime, FixedOffset, Timelike};
+use chrono::{DateTime, FixedOffset, TimeZone, Timelike};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::settings::{CombineSettings, ShareKind};
@@ -158,18 +158,20 @@ fn try_lock(ready_dir: &Path) -> anyhow::Result<Option<File>> {
     }
 }
 
-/// The next time at minute `minute` of an hour, strictly after `now`.
-pub fn next_run(now: DateTime<FixedOffset>, minute: u32) -> DateTime<FixedOffset> {
-    let this_hour = now
-        .with_minute(minute)
-        .and_then(|t| t.with_second(0))
+/// The next time at minute `minute` of an hour on the local clock, strictly after `now`.
+/// Steps through whole minutes of real time rather than setting the wall-clock minute, so a
+/// daylight-saving change (an hour that never comes, or one that comes twice) and zones whose
+/// offset is not whole hours land on the right instant.
+pub fn next_run<Tz: TimeZone>(now: DateTime<Tz>, minute: u32) -> DateTime<Tz> {
+    let start = now
+        .with_second(0)
         .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(now);
-    if this_hour > now {
-        this_hour
-    } else {
-        this_hour + chrono::Duration::hours(1)
-    }
+        .unwrap_or_else(|| now.clone());
+    // Two hours of minutes cover any hour that a clock change skips.
+    (1..=120)
+        .map(|n| start.clone() + chrono::Duration::minutes(n))
+        .find(|t| t.minute() == minute && *t > now)
+        .unwrap_or_else(|| now + chrono::Duration::hours(1))
 }
 
 /// What ended a run that a signal may interrupt.
@@ -242,7 +244,7 @@ pub async fn run(settings: CombineSettings) -> anyhow::Result<()> {
     );
     systemd::ready();
     loop {
-        let now = turns.clock.now_local();
+        let now = turns.clock.now_local().with_timezone(&chrono::Local);
         let at = next_run(now, settings.run_at_minute);
         let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
         tracing::info!(next = %at.to_rfc3339(), "sleeping until the next run");
@@ -327,7 +329,6 @@ impl Turns {
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
 
     use super::*;
 
@@ -343,5 +344,42 @@ mod tests {
             tz.with_ymd_and_hms(2025, 1, 2, 0, 59, 0).unwrap()
         );
         assert_eq!(next_run(at(12, 0, 0), 0), at(13, 0, 0));
+    }
+
+    /// Europe/Oslo's changes of 2025, with the real zone rules: runs stay one hour apart in
+    /// real time and each is at minute 59 of the local clock.
+    #[test]
+    fn next_run_across_daylight_saving_changes_in_oslo() {
+        use chrono_tz::Europe::Oslo;
+        let utc = |mo, d, h, m, s| {
+            chrono::Utc
+                .with_ymd_and_hms(2025, mo, d, h, m, s)
+                .unwrap()
+                .with_timezone(&Oslo)
+        };
+        // Spring: 02:00 CET becomes 03:00 CEST. After 01:59 CET the next :59 is 03:59 CEST.
+        let before = utc(3, 30, 0, 59, 30); // 01:59:30 CET
+        let next = next_run(before, 59);
+        assert_eq!(next, utc(3, 30, 1, 59, 0));
+        assert_eq!(next.format("%H:%M %Z").to_string(), "03:59 CEST");
+        // Autumn: 03:00 CEST becomes 02:00 CET; 02:59 comes twice and both are runs.
+        let first = next_run(utc(10, 26, 0, 30, 0), 59); // from 02:30 CEST
+        assert_eq!(first.format("%H:%M %Z").to_string(), "02:59 CEST");
+        let second = next_run(first, 59);
+        assert_eq!(second.format("%H:%M %Z").to_string(), "02:59 CET");
+        assert_eq!(second - first, chrono::Duration::hours(1));
+        // A minute that is not on the hour, across the spring change.
+        let next = next_run(utc(3, 30, 0, 40, 0), 15); // 01:40 CET
+        assert_eq!(next.format("%H:%M %Z").to_string(), "03:15 CEST");
+    }
+
+    #[test]
+    fn next_run_in_a_zone_off_the_whole_hour() {
+        let india = FixedOffset::east_opt(5 * 3600 + 1800).unwrap();
+        let now = india.with_ymd_and_hms(2025, 1, 1, 10, 10, 0).unwrap();
+        assert_eq!(
+            next_run(now, 59),
+            india.with_ymd_and_hms(2025, 1, 1, 10, 59, 0).unwrap()
+        );
     }
 }
