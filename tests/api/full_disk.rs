@@ -234,3 +234,47 @@ async fn a_full_xml_file_system_undoes_the_stored_write() {
     assert_eq!(app.get_client(KEY_A, 1).await.1["info"]["Name"], "Kunde 1");
     assert_eq!(std::fs::read(xml_dir.join("1.xml")).unwrap(), before);
 }
+
+/// A sled that ran out of space in a flush keeps its error until restart (README "Full
+/// disk"): writes stay refused after space is freed, `/healthz` says 503 so the operator or
+/// a monitor restarts it, and a restart with room serves again.
+#[tokio::test]
+async fn healthz_answers_503_while_storage_has_failed() {
+    let dir = TempDir::new().unwrap();
+    write_json(&dir.path().join("keys.json"), &keys_json());
+    let disk = Tmpfs::mount(&dir.path().join("datadisk"));
+    let data = disk.0.join("data");
+    // No reserve, so the write reaches sled's flush on the full disk.
+    let env = [("DATA_DIR", data.to_str().unwrap()), ("MIN_FREE_MB", "0")];
+    let app = TestApp::spawn_in_with(dir, &env).await;
+    app.create_client(KEY_A, 1, "Kunde 1").await;
+    let (s, _, _) = app.send(Method::GET, "/healthz", None, &[], None).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let filler = disk.fill();
+    let put = |id: u32| {
+        let body =
+            json!({"client_id": id, "info": {"Name": "Ny", "SpecRequest": "x".repeat(3900)}});
+        let app = &app;
+        async move {
+            app.send(Method::PUT, "/clients", Some(KEY_A), &[], Some(body))
+                .await
+        }
+    };
+    let (s, _, p) = put(2).await;
+    assert_eq!(s, StatusCode::INSUFFICIENT_STORAGE, "{p}");
+    std::fs::remove_file(&filler).unwrap();
+    let (s, _, p) = put(3).await;
+    assert!(!s.is_success(), "sled's error stays until restart: {s} {p}");
+    let (s, h, p) = app.send(Method::GET, "/healthz", None, &[], None).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{p}");
+    assert_eq!(h["content-type"], "application/problem+json");
+
+    let dir = app.stop();
+    let app = TestApp::spawn_in_with(dir, &env).await;
+    let (s, _, _) = app.send(Method::GET, "/healthz", None, &[], None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(app.get_client(KEY_A, 1).await.0, StatusCode::OK);
+    assert_eq!(app.get_client(KEY_A, 2).await.0, StatusCode::NOT_FOUND);
+    app.create_client(KEY_A, 3, "Etter omstart").await;
+}

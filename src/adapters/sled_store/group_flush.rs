@@ -18,6 +18,9 @@ pub struct GroupFlush {
     durable: AtomicU64,
     /// Held while a flush runs; waiting on it is how a writer joins the next group.
     running: Mutex<()>,
+    /// The first failed flush. sled keeps a failed log write as its global error until the
+    /// database is opened again, so every later flush fails too: the store needs a restart.
+    failed: std::sync::OnceLock<String>,
 }
 
 impl GroupFlush {
@@ -27,6 +30,7 @@ impl GroupFlush {
             issued: AtomicU64::new(0),
             durable: AtomicU64::new(0),
             running: Mutex::new(()),
+            failed: std::sync::OnceLock::new(),
         }
     }
 
@@ -39,11 +43,19 @@ impl GroupFlush {
         }
         let covers = self.issued.load(Ordering::SeqCst);
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
+        let flushed = tokio::task::spawn_blocking(move || db.flush())
             .await
-            .map_err(|e| IoFailure::Failed(format!("flush task failed: {e}")))?
-            .map_err(super::failure)?;
+            .map_err(|e| IoFailure::Failed(format!("flush task failed: {e}")))?;
+        if let Err(e) = flushed {
+            let _ = self.failed.set(e.to_string());
+            return Err(super::failure(e));
+        }
         self.durable.fetch_max(covers, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// Why the store cannot make writes durable any more, once a flush has failed.
+    pub fn failure(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
     }
 }

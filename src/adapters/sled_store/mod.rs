@@ -388,6 +388,13 @@ impl ClientRepository for SledClientRepository {
     }
 
     async fn health(&self) -> Result<(), IoFailure> {
+        // A failed flush stays failed in sled until restart, and a read would still succeed
+        // from the cache: the flush's own record is what tells.
+        if let Some(reason) = self.flush.failure() {
+            return Err(IoFailure::Failed(format!(
+                "storage cannot make writes durable until the service restarts: {reason}"
+            )));
+        }
         // A read through the whole stack: fails when the database has failed.
         self.db.get(b"health").map(|_| ()).map_err(failure)
     }
