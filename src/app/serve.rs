@@ -220,8 +220,9 @@ async fn requeue_failed(
     let mut tick = tokio::time::interval(every);
     loop {
         tick.tick().await;
-        if let Err(e) = service.requeue_failed(keys.as_ref(), max_attempts).await {
-            tracing::warn!(error = %e, "could not re-queue failed imports");
+        match service.requeue_failed(keys.as_ref(), max_attempts).await {
+            Ok(written) => tracing::debug!(written, "re-queue pass done"),
+            Err(e) => tracing::warn!(error = %e, "could not re-queue failed imports"),
         }
     }
 }

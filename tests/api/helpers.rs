@@ -153,6 +153,24 @@ impl TestApp {
         panic!("no log line with {needle:?}: {:?}", self.logs());
     }
 
+    /// How many log lines so far contain `needle`.
+    pub fn count_logs(&self, needle: &str) -> usize {
+        self.logs().iter().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Waits (up to 10 s) until at least `n` log lines contain `needle`.
+    pub async fn wait_for_logs(&self, needle: &str, n: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.count_logs(needle) < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "fewer than {n} log lines with {needle:?} within 10 s: {:?}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until the request log (written every 100 ms) has a line containing `needle`;
     /// returns the whole log.
     pub async fn wait_for_request_log(&self, needle: &str) -> String {

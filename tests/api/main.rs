@@ -16,6 +16,7 @@ mod operations;
 mod process;
 mod routes;
 mod smbd;
+mod state_file;
 mod tenants;
 mod validation;
 mod xml_files;
