@@ -598,3 +598,43 @@ fn sigterm_during_a_run_puts_every_file_back() {
     let log = std::fs::read_to_string(dir.path().join("xml_combine.log")).unwrap();
     assert!(log.contains("stopped before it finished"), "{log}");
 }
+
+/// The run lock: while another run holds `READY_DIR/.combine.lock`, `combine --once` exits
+/// non-zero, says why, and touches no file; once the lock is free the same run succeeds.
+#[test]
+fn a_second_run_while_the_lock_is_held_exits_non_zero_and_moves_nothing() {
+    let dir = TempDir::new().unwrap();
+    client_file(dir.path(), "T", 1, "x", "P");
+    let ready = dir.path().join("ready_for_import");
+    std::fs::create_dir_all(&ready).unwrap();
+    let lock = std::fs::File::create(ready.join(".combine.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let run = || {
+        Command::new(TestApp::bin())
+            .args(["combine", "--once", "--share", "none"])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert!(!out.status.success(), "a run without the lock must fail");
+    let log = std::fs::read_to_string(dir.path().join("xml_combine.log")).unwrap();
+    assert!(
+        log.contains("run skipped: another run holds the lock"),
+        "{log}"
+    );
+    assert!(dir.path().join("out/clients/T/1.xml").exists());
+    assert!(!ready.join("clients.xml").exists());
+
+    drop(lock);
+    let out = run();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ids(&std::fs::read_to_string(ready.join("clients.xml")).unwrap()),
+        ["1P"]
+    );
+}

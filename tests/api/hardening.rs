@@ -339,3 +339,21 @@ async fn checks_answer_in_the_contract_order() {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+/// Without `--proxy-headers`, `X-Forwarded-For` is the caller's word and is not logged as
+/// the peer: the log names the connection's address.
+#[tokio::test]
+async fn forwarded_for_is_ignored_without_proxy_headers() {
+    let app = TestApp::spawn().await;
+    app.send(
+        Method::GET,
+        "/healthz",
+        None,
+        &[("X-Forwarded-For", "203.0.113.7")],
+        None,
+    )
+    .await;
+    let log = app.wait_for_request_log("GET /healthz").await;
+    assert!(log.contains(" 127.0.0.1 key_name=- GET /healthz"), "{log}");
+    assert!(!log.contains("203.0.113.7"), "{log}");
+}

@@ -126,6 +126,14 @@ async fn patch_changes_only_the_fields_sent() {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(p["detail"].is_string());
+
+    // `info` is required, even though every field in it is optional.
+    let (s, p) = app
+        .call(Method::PATCH, "/clients", json!({"client_id": 5}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert!(p.to_string().contains("info"), "{p}");
+    assert_eq!(app.get_client(KEY_A, 5).await.1, c);
 }
 
 #[tokio::test]

@@ -342,3 +342,25 @@ async fn the_written_file_is_the_golden_file() {
     let file = app.xml("Golden", 9998).unwrap();
     assert_eq!(file, golden("served-client-after-put.xml", &created_day));
 }
+
+/// Temporary files a crash left behind (`.tmp-*.part`) are removed at start; other files in
+/// the tenant folder stay.
+#[tokio::test]
+async fn leftover_temporary_files_are_removed_at_start() {
+    let dir = tempfile::TempDir::new().unwrap();
+    write_json(&dir.path().join("keys.json"), &crate::helpers::keys_json());
+    let folder = dir.path().join("out/clients/TenantA");
+    std::fs::create_dir_all(&folder).unwrap();
+    for name in [".tmp-a1B2c3.part", ".tmp-.part", ".tmp-zz9.part"] {
+        std::fs::write(folder.join(name), "<Clients><Cli").unwrap();
+    }
+    std::fs::write(folder.join("notes.txt"), "operator's").unwrap();
+    std::fs::write(folder.join(".tmp-kept"), "no .part suffix").unwrap();
+    let app = TestApp::spawn_in(dir).await;
+    let mut left: Vec<String> = std::fs::read_dir(app.path("out/clients/TenantA"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [".tmp-kept", "notes.txt"]);
+}

@@ -138,7 +138,6 @@ impl FsXmlSink {
 const TEMP_PREFIX: &str = ".tmp-";
 const TEMP_SUFFIX: &str = ".part";
 
-/// Writes `bytes` to `path` so that a reader sees the old file or the new one, and the new
 /// Refuses an `XML_DIR` whose tenant folders include a symbolic link. The API would write
 /// through it, but the combiner claims files by renaming them into `READY_DIR`, which works
 /// only on one file system, and it does not follow links (a link could lead anywhere): those
@@ -161,6 +160,7 @@ pub fn refuse_linked_tenant_folders(root: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Writes `bytes` to `path` so that a reader sees the old file or the new one, and the new
 /// one survives a crash once this returns: temp file in the same folder, fsync, rename,
 /// fsync of the folder. The temp file's name does not end in `.xml`, so the combiner never
 /// picks a half-written file.
