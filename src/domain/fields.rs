@@ -507,10 +507,15 @@ pub struct InstallDate(String);
 static INSTALL_DATE: LazyLock<Regex> = LazyLock::new(|| compiled(InstallDate::PATTERN));
 
 impl InstallDate {
-    /// The shape; whether the day exists (no 30 February) is checked by the calendar.
+    /// Exactly the days of the (proleptic Gregorian) calendar, so that the document tells
+    /// generated clients what the service takes: months of 31, of 30, February of 28, and
+    /// 29 February of leap years (divisible by 4, by 100 only when by 400). The calendar
+    /// check in [`InstallDate::new`] stays as a second opinion; a test holds the two equal.
     pub const PATTERN: &'static str = concat!(
-        r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])",
-        r"(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?$"
+        r"^(?:[0-9]{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])",
+        r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))",
+        r"|(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)-02-29)",
+        r"(?:T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?$"
     );
 
     pub fn new(value: String) -> Result<Self, Invalid> {
@@ -746,6 +751,27 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(InstallDate::new(s(v)).is_ok(), ok, "date {v:?}");
+        }
+    }
+
+    /// The document's pattern is the calendar: for every month and day number 00-32 of
+    /// years that test each leap-year rule, the pattern matches exactly the dates chrono
+    /// knows.
+    #[test]
+    fn the_date_pattern_is_the_calendar() {
+        let pattern = compiled(InstallDate::PATTERN);
+        for year in [
+            0, 1, 4, 96, 100, 200, 400, 1900, 1999, 2000, 2023, 2024, 2100, 2400, 9996, 9999,
+        ] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let date = format!("{year:04}-{month:02}-{day:02}");
+                    let real = NaiveDate::parse_from_str(&date, "%Y-%m-%d").is_ok();
+                    assert_eq!(pattern.is_match(&date), real, "{date}");
+                    let stamp = format!("{date}T23:59:59");
+                    assert_eq!(pattern.is_match(&stamp), real, "{stamp}");
+                }
+            }
         }
     }
 
