@@ -196,6 +196,7 @@ async fn watch_keys(keys: Arc<KeysFileStore>, mut hangup: tokio::signal::unix::S
         };
         let stamp = file_stamp(keys.path());
         if !forced && stamp == seen {
+            tracing::debug!("keys file unchanged");
             continue;
         }
         seen = stamp;

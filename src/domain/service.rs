@@ -863,9 +863,13 @@ mod tests {
     async fn a_write_that_waits_too_long_is_locked_out() {
         let mut repo = MockClientRepository::new();
         repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
-        // The first write holds the client's turn for a while.
-        repo.expect_save().returning(|_, _| {
-            std::thread::sleep(Duration::from_millis(400));
+        // The first write holds the client's turn inside `save` until the test lets it go.
+        let (inside_tx, inside_rx) = std::sync::mpsc::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let release_rx = std::sync::Mutex::new(release_rx);
+        repo.expect_save().times(1).returning(move |_, _| {
+            inside_tx.send(()).unwrap();
+            release_rx.lock().unwrap().recv().unwrap();
             Ok(OwedMark(1))
         });
         let mut xml = MockXmlSink::new();
@@ -879,7 +883,9 @@ mod tests {
                     .await
             })
         };
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::task::spawn_blocking(move || inside_rx.recv().unwrap())
+            .await
+            .unwrap();
         let second = service
             .patch_client(&tenant("A"), id(1), ClientInfoPatch::default())
             .await;
@@ -888,6 +894,7 @@ mod tests {
             "{:?}",
             second.err()
         );
+        release_tx.send(()).unwrap();
         assert!(slow.await.unwrap().is_ok());
     }
 

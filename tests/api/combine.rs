@@ -575,7 +575,20 @@ fn sigterm_during_a_run_puts_every_file_back() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Signal once the run has claimed its first files into the staging folder.
+    let staging = dir.path().join("ready_for_import/staging/T");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&staging).map_or(true, |mut d| d.next().is_none()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run claimed no file within 30 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it claimed a file"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(
         child.try_wait().unwrap().is_none(),
         "the run ended before the signal; use more files"
@@ -592,8 +605,7 @@ fn sigterm_during_a_run_puts_every_file_back() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let staged = dir.path().join("ready_for_import/staging/T");
-    assert!(!staged.exists() || std::fs::read_dir(&staged).unwrap().next().is_none());
+    assert!(!staging.exists() || std::fs::read_dir(&staging).unwrap().next().is_none());
     assert!(!share.join("clients.xml").exists());
     let log = std::fs::read_to_string(dir.path().join("xml_combine.log")).unwrap();
     assert!(log.contains("stopped before it finished"), "{log}");

@@ -83,10 +83,27 @@ async fn slowloris_connections_are_closed() {
 #[tokio::test]
 async fn open_connections_are_capped() {
     let app = spawn_with(&[("MAX_CONNECTIONS", "3"), ("IDLE_TIMEOUT_SECS", "60")]).await;
+    // Each held connection is answered once, so the server has accepted it; keep-alive
+    // then keeps it open (and counted) for the rest of the test.
     let held: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(addr(&app)).unwrap())
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr(&app)).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 512];
+            while !String::from_utf8_lossy(&seen).contains(r#"{"status":"ok"}"#) {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "closed before answering");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            stream
+        })
         .collect();
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let over_cap = reqwest::Client::new()
         .get(format!("{}/healthz", app.base))
         .timeout(Duration::from_millis(1500))

@@ -86,7 +86,11 @@ async fn add_disable_and_refuse_a_broken_file() {
 
 #[tokio::test]
 async fn sighup_reloads() {
-    let app = TestApp::spawn().await;
+    let dir = tempfile::TempDir::new().unwrap();
+    write_json(&dir.path().join("keys.json"), &keys_json());
+    // At debug, every poll that finds the file unchanged says so.
+    let app =
+        TestApp::spawn_in_with(dir, &[("RUST_LOG", "info,patriot_api::app::serve=debug")]).await;
     let path = app.path("keys.json");
     let before = std::fs::read_to_string(&path).unwrap();
     let stamp = std::fs::metadata(&path).unwrap().modified().unwrap();
@@ -99,17 +103,16 @@ async fn sighup_reloads() {
     std::io::Write::write_all(&mut file, after.as_bytes()).unwrap();
     file.set_modified(stamp).unwrap();
     drop(file);
-    // The poll had its chance: nothing changes without the signal.
-    app.wait_for_log("listening on").await;
-    let polls_missed = std::time::Instant::now() + std::time::Duration::from_millis(2500);
-    while std::time::Instant::now() < polls_missed {
-        assert_eq!(
-            app.get_client(KEY_A, 1).await.0,
-            StatusCode::NOT_FOUND,
-            "reloaded without SIGHUP"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
+    // Two polls looked at the file after the change and saw nothing: only the signal can
+    // reload it.
+    let polls = app.count_logs("keys file unchanged");
+    app.wait_for_logs("keys file unchanged", polls + 2).await;
+    assert_eq!(
+        app.get_client(KEY_A, 1).await.0,
+        StatusCode::NOT_FOUND,
+        "reloaded without SIGHUP"
+    );
+    assert!(!app.logs().iter().any(|l| l.contains("keys file reloaded")));
     unsafe { libc::kill(app.pid(), libc::SIGHUP) };
     app.wait_for_log("keys file reloaded").await;
     assert_eq!(app.get_client(KEY_A, 1).await.0, StatusCode::UNAUTHORIZED);

@@ -122,43 +122,44 @@ async fn sigterm_stops_cleanly() {
 }
 
 /// A request still arriving when SIGTERM comes is finished and answered, then the process ends.
+/// Each step waits for its event: `100 Continue` says the handler is reading the body (the
+/// request is in flight), the log line says SIGTERM was taken.
 #[tokio::test]
 async fn sigterm_lets_a_request_in_flight_finish() {
+    use std::io::{Read, Write};
     let mut app = TestApp::spawn().await;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
-    let body = reqwest::Body::wrap_stream(tokio_stream_from(rx));
-    let request = app
-        .http
-        .put(format!("{}/clients", app.base))
-        .bearer_auth(KEY_A)
-        .header("Content-Type", "application/json")
-        .body(body)
-        .send();
-    let in_flight = tokio::spawn(request);
-    tx.send(Ok(br#"{"client_id": 77, "info": "#.to_vec()))
-        .await
+    let first = br#"{"client_id": 77, "info": "#;
+    let rest = br#"{"Name": "Sent during shutdown"}}"#;
+    let mut stream = std::net::TcpStream::connect(app.base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    write!(
+        stream,
+        "PUT /clients HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY_A}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\n\r\n",
+        first.len() + rest.len()
+    )
+    .unwrap();
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(first).unwrap();
+
     unsafe { libc::kill(app.pid(), libc::SIGTERM) };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    tx.send(Ok(br#"{"Name": "Sent during shutdown"}}"#.to_vec()))
-        .await
-        .unwrap();
-    drop(tx);
-    let response = in_flight.await.unwrap().expect("answered");
-    assert_eq!(response.status(), StatusCode::CREATED);
+    app.wait_for_log("SIGTERM: finishing requests in flight")
+        .await;
+    stream.write_all(rest).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     let status = app.wait_exit(Duration::from_secs(15)).expect("stopped");
     assert!(status.success());
     assert!(app
         .xml("TenantA", 77)
         .unwrap()
         .contains("Sent during shutdown"));
-}
-
-fn tokio_stream_from(
-    mut rx: tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>,
-) -> impl futures_util::Stream<Item = Result<Vec<u8>, std::io::Error>> {
-    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 /// A tenant folder in XML_DIR that is a symbolic link: the API would write through it but the
