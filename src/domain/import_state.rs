@@ -35,22 +35,16 @@ pub type ImportState = BTreeMap<String, ImportRecord>;
 /// The status of every client of one tenant that the state file knows, by client id.
 pub type TenantStatuses = BTreeMap<u32, ImportStatus>;
 
-/// The state file's records grouped by tenant port: an `__id` is the client id followed by the
-/// port, and ports start with a letter, so the leading digits are the client id. Ids of any
-/// other shape are left out.
-pub fn statuses_by_port(state: &ImportState) -> std::collections::HashMap<String, TenantStatuses> {
-    let mut out: std::collections::HashMap<String, TenantStatuses> = Default::default();
-    for (patriot_id, record) in state {
-        let digits = patriot_id.bytes().take_while(u8::is_ascii_digit).count();
-        let (id, port) = patriot_id.split_at(digits);
-        let (Ok(id), false) = (id.parse::<u32>(), port.is_empty()) else {
-            continue;
-        };
-        out.entry(port.to_owned())
-            .or_default()
-            .insert(id, record.status);
+/// The client id and the port of a Patriot `__id`: the id is the client id followed by the
+/// port, and ports start with a letter, so the leading digits are the client id. `None` for
+/// ids of any other shape.
+pub fn split_patriot_id(patriot_id: &str) -> Option<(u32, &str)> {
+    let digits = patriot_id.bytes().take_while(u8::is_ascii_digit).count();
+    let (id, port) = patriot_id.split_at(digits);
+    match (id.parse::<u32>(), port.is_empty()) {
+        (Ok(id), false) => Some((id, port)),
+        _ => None,
     }
-    out
 }
 
 /// How the combiner's last run went, for the API's metrics.
@@ -122,4 +116,19 @@ pub struct ImportPage {
     pub entries: Vec<ImportEntry>,
     /// The last id of this page when more follow.
     pub next_after: Option<super::fields::ClientId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patriot_id_is_the_client_id_then_the_port() {
+        assert_eq!(split_patriot_id("9998BASE11"), Some((9998, "BASE11")));
+        assert_eq!(split_patriot_id("1B"), Some((1, "B")));
+        assert_eq!(split_patriot_id("9998"), None, "no port");
+        assert_eq!(split_patriot_id("BASE11"), None, "no id");
+        assert_eq!(split_patriot_id("99999999999BASE11"), None, "beyond u32");
+        assert_eq!(split_patriot_id(""), None);
+    }
 }

@@ -170,9 +170,8 @@ impl ClientService {
         id: ClientId,
     ) -> Result<(), ServiceError> {
         let key = &tenant.key_name;
-        if self.xml.exists(key, id).await.map_err(ServiceError::Xml)? {
-            return Ok(());
-        }
+        // The state (in memory) before the file (a stat off the runtime): most clients are
+        // imported, and for them the file does not matter.
         let imported = matches!(
             self.import_record(tenant, id).await?,
             Some(ImportRecord {
@@ -180,7 +179,7 @@ impl ClientService {
                 ..
             })
         );
-        if imported {
+        if imported || self.xml.exists(key, id).await.map_err(ServiceError::Xml)? {
             return Ok(());
         }
         // Under the client's lock and from a fresh read, so a concurrent write's newer file
@@ -499,9 +498,9 @@ impl ClientService {
         keys: &dyn KeyStore,
         max_attempts: u32,
     ) -> Result<usize, ServiceError> {
-        let state = self.imports.all().await.map_err(ServiceError::Storage)?;
+        let failed = self.imports.failed().await.map_err(ServiceError::Storage)?;
         let mut requeued = 0;
-        for (patriot_id, record) in state.iter() {
+        for (patriot_id, record) in &failed {
             if record.status != ImportStatus::Failed || record.attempts >= max_attempts {
                 continue;
             }
@@ -619,16 +618,18 @@ impl ClientService {
         }
         let more = ids.len() > limit;
         ids.truncate(limit);
-        let state = self.imports.all().await.map_err(ServiceError::Storage)?;
+        let mut entries = Vec::with_capacity(ids.len());
+        for id in ids.iter().copied() {
+            let record = if statuses.contains_key(&id.get()) {
+                self.import_record(tenant, id).await?
+            } else {
+                None
+            };
+            entries.push(ImportEntry { id, record });
+        }
         Ok(ImportPage {
             next_after: more.then(|| ids.last().copied()).flatten(),
-            entries: ids
-                .into_iter()
-                .map(|id| ImportEntry {
-                    id,
-                    record: state.get(&tenant.patriot_id(id)).cloned(),
-                })
-                .collect(),
+            entries,
         })
     }
 

@@ -198,10 +198,11 @@ pub trait ImportStateReader: Send + Sync {
     /// The record of one Patriot `__id`; `Ok(None)` when the file or the id is absent.
     async fn record(&self, patriot_id: &str) -> Result<Option<ImportRecord>, IoFailure>;
 
-    /// The whole state; empty when the file is absent.
-    async fn all(&self) -> Result<std::sync::Arc<ImportState>, IoFailure>;
+    /// Every record whose status is `failed`, with its `__id`; empty when the file is absent.
+    /// Called now and then (the re-queue), not per request.
+    async fn failed(&self) -> Result<Vec<(String, ImportRecord)>, IoFailure>;
     /// The status of each client of the tenant with this port, by client id
-    /// ([`crate::domain::import_state::statuses_by_port`]). MUST answer from memory: it is
+    /// (the leading digits of each `__id`: [`crate::domain::import_state::split_patriot_id`]). MUST answer from memory: it is
     /// called for each listing request.
     async fn statuses(&self, port: &str) -> Result<std::sync::Arc<TenantStatuses>, IoFailure>;
 

@@ -6,22 +6,21 @@
 //! is refused with a log line and the last good state stays, as it does for a file that does
 //! not parse.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
+mod compact;
 mod store;
 
 pub use store::{StateFileStore, LAST_RUN_FILE};
 
 use crate::adapters::regular_file::{self, Stamp};
-use crate::domain::import_state::{
-    statuses_by_port, ImportRecord, ImportState, LastRun, TenantStatuses,
-};
+use crate::domain::import_state::{ImportRecord, LastRun, TenantStatuses};
 use crate::ports::{ImportStateReader, IoFailure};
+use compact::Compact;
 
 /// How often the watcher looks at the state file: how long a change may take to show.
 pub const WATCH_INTERVAL: Duration = Duration::from_millis(200);
@@ -29,29 +28,9 @@ pub const WATCH_INTERVAL: Duration = Duration::from_millis(200);
 pub struct StateFileReader {
     path: PathBuf,
     last_run: PathBuf,
-    current: RwLock<Snapshot>,
+    current: RwLock<Arc<Compact>>,
     /// The version of the file last looked at.
     seen: Mutex<Option<Seen>>,
-}
-
-/// The parsed state, and its records grouped by tenant port for listings.
-#[derive(Default, Clone)]
-struct Snapshot {
-    state: Arc<ImportState>,
-    by_port: Arc<HashMap<String, Arc<TenantStatuses>>>,
-}
-
-impl Snapshot {
-    fn new(state: ImportState) -> Self {
-        let by_port = statuses_by_port(&state)
-            .into_iter()
-            .map(|(port, statuses)| (port, Arc::new(statuses)))
-            .collect();
-        Self {
-            state: Arc::new(state),
-            by_port: Arc::new(by_port),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +46,7 @@ impl StateFileReader {
         let reader = Self {
             path,
             last_run,
-            current: RwLock::new(Snapshot::default()),
+            current: RwLock::new(Arc::default()),
             seen: Mutex::new(None),
         };
         reader.refresh();
@@ -91,19 +70,18 @@ impl StateFileReader {
         drop(seen);
         let state = match now {
             Seen::Refused(why) => return self.refused(&why),
-            Seen::File(None) => ImportState::new(),
+            Seen::File(None) => Compact::default(),
             Seen::File(Some(_)) => match regular_file::read(&self.path) {
-                Ok(None) => ImportState::new(),
-                Ok(Some(bytes)) => match serde_json::from_slice(&bytes) {
+                Ok(None) => Compact::default(),
+                Ok(Some(bytes)) => match Compact::from_json(&bytes) {
                     Ok(state) => state,
                     Err(e) => return self.refused(&format!("not a valid state file: {e}")),
                 },
                 Err(e) => return self.refused(&e.to_string()),
             },
         };
-        let snapshot = Snapshot::new(state);
         if let Ok(mut current) = self.current.write() {
-            *current = snapshot;
+            *current = Arc::new(state);
         }
     }
 
@@ -132,7 +110,7 @@ impl StateFileReader {
         });
     }
 
-    fn snapshot(&self) -> Snapshot {
+    fn snapshot(&self) -> Arc<Compact> {
         self.current.read().map(|s| s.clone()).unwrap_or_default()
     }
 }
@@ -140,20 +118,15 @@ impl StateFileReader {
 #[async_trait]
 impl ImportStateReader for StateFileReader {
     async fn record(&self, patriot_id: &str) -> Result<Option<ImportRecord>, IoFailure> {
-        Ok(self.snapshot().state.get(patriot_id).cloned())
+        Ok(self.snapshot().record(patriot_id))
     }
 
-    async fn all(&self) -> Result<Arc<ImportState>, IoFailure> {
-        Ok(self.snapshot().state)
+    async fn failed(&self) -> Result<Vec<(String, ImportRecord)>, IoFailure> {
+        Ok(self.snapshot().failed())
     }
 
     async fn statuses(&self, port: &str) -> Result<Arc<TenantStatuses>, IoFailure> {
-        Ok(self
-            .snapshot()
-            .by_port
-            .get(port)
-            .cloned()
-            .unwrap_or_default())
+        Ok(self.snapshot().statuses(port))
     }
 
     async fn last_run(&self) -> Result<Option<LastRun>, IoFailure> {
