@@ -61,7 +61,8 @@ pub struct ApiKey {
     pub digest: KeyDigest,
     pub enabled: bool,
     pub valid_to: Option<DateTime<Utc>>,
-    pub tenant: Tenant,
+    /// Shared: every request of the key holds it.
+    pub tenant: std::sync::Arc<Tenant>,
 }
 
 impl ApiKey {
@@ -133,7 +134,7 @@ pub fn authenticate<'a>(
     keys: &'a [ApiKey],
     secret: &str,
     now: DateTime<Utc>,
-) -> Option<&'a Tenant> {
+) -> Option<&'a std::sync::Arc<Tenant>> {
     let presented = KeyDigest::of_secret(secret);
     let mut found = None;
     for key in keys {
@@ -156,13 +157,13 @@ mod tests {
             digest: KeyDigest::of_secret(secret),
             enabled,
             valid_to,
-            tenant: Tenant {
+            tenant: std::sync::Arc::new(Tenant {
                 key_name: KeyName::new(name).unwrap(),
                 port: PortCode::new("P1").unwrap(),
                 installer_name: XmlText::new("I").unwrap(),
                 installer_email: XmlText::new("i@i.no").unwrap(),
                 xml_fields: vec![],
-            },
+            }),
         }
     }
 

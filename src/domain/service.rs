@@ -45,6 +45,8 @@ pub enum ServiceError {
 pub struct Operations {
     pub clients: Vec<(KeyName, u64)>,
     pub pending_files: u64,
+    /// Files written whose fsync has not run yet: their owed marks stand for them.
+    pub unsynced_files: u64,
     pub last_run: Option<super::import_state::LastRun>,
 }
 
@@ -89,6 +91,8 @@ pub struct ClientService {
     lock_timeout: Duration,
     /// Files written but not yet fsynced, with the owed marks to clear once they are.
     unsynced: std::sync::Mutex<Vec<(KeyName, ClientId, OwedMark)>>,
+    /// How many of those there are, including a batch being synced: the backlog.
+    unsynced_count: std::sync::atomic::AtomicU64,
     sync_wanted: tokio::sync::Notify,
 }
 
@@ -107,6 +111,7 @@ impl ClientService {
             locks: ClientLocks::new(4096),
             lock_timeout: Duration::from_secs(5),
             unsynced: std::sync::Mutex::new(Vec::new()),
+            unsynced_count: std::sync::atomic::AtomicU64::new(0),
             sync_wanted: tokio::sync::Notify::new(),
         }
     }
@@ -404,6 +409,8 @@ impl ClientService {
     fn owe_sync(&self, key: &KeyName, id: ClientId, mark: OwedMark) {
         if let Ok(mut pending) = self.unsynced.lock() {
             pending.push((key.clone(), id, mark));
+            self.unsynced_count
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         self.sync_wanted.notify_one();
     }
@@ -442,6 +449,8 @@ impl ClientService {
         for (key, id, mark) in &batch {
             self.clear_owed(key, *id, *mark).await;
         }
+        self.unsynced_count
+            .fetch_sub(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
         // Cleared marks made durable too, in the background: after a crash, only the files
         // of the last moments are written again.
         if let Err(e) = self.repo.flush().await {
@@ -543,6 +552,9 @@ impl ClientService {
                 .await
                 .map_err(ServiceError::Storage)?,
             pending_files: self.xml.pending_count().await.map_err(ServiceError::Xml)?,
+            unsynced_files: self
+                .unsynced_count
+                .load(std::sync::atomic::Ordering::Relaxed),
             last_run: self.imports.last_run().await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the combiner's last run record is unreadable");
                 None
@@ -777,6 +789,58 @@ mod tests {
             Arc::new(MockImportStateReader::new()),
             Arc::new(clock()),
         )
+    }
+
+    /// The backlog the metrics show: written files whose fsync has not run, down to zero
+    /// once a batch is synced, and still counted while a failed sync keeps them.
+    #[tokio::test]
+    async fn unsynced_files_are_counted_until_their_batch_is_synced() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
+        repo.expect_save().returning(|_, _| Ok(OwedMark(7)));
+        repo.expect_clear_owed()
+            .withf(|_, _, mark| *mark == OwedMark(7))
+            .times(2)
+            .returning(|_, _, _| Ok(()));
+        repo.expect_flush().returning(|| Ok(()));
+        repo.expect_count_by_tenant().returning(|| Ok(vec![]));
+        let mut xml = MockXmlSink::new();
+        xml.expect_write().returning(|_, _, _| Ok(()));
+        xml.expect_pending_count().returning(|| Ok(0));
+        let mut seq = mockall::Sequence::new();
+        xml.expect_sync()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(IoFailure::Failed("EIO".into())));
+        xml.expect_sync()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        let mut imports = MockImportStateReader::new();
+        imports.expect_last_run().returning(|| Ok(None));
+        let service = ClientService::new(
+            Arc::new(repo),
+            Arc::new(xml),
+            Arc::new(imports),
+            Arc::new(clock()),
+        );
+        let unsynced = |s: &ClientService| {
+            futures_util::FutureExt::now_or_never(s.operations())
+                .unwrap()
+                .unwrap()
+                .unsynced_files
+        };
+        for _ in 0..2 {
+            service
+                .patch_client(&tenant("A"), id(1), ClientInfoPatch::default())
+                .await
+                .unwrap();
+        }
+        assert_eq!(unsynced(&service), 2);
+        assert!(service.sync_pending().await.is_err());
+        assert_eq!(unsynced(&service), 2, "a failed sync keeps its files owed");
+        assert_eq!(service.sync_pending().await.unwrap(), 2);
+        assert_eq!(unsynced(&service), 0);
     }
 
     #[tokio::test]

@@ -214,7 +214,7 @@ pub trait ImportStateReader: Send + Sync {
 #[cfg_attr(test, mockall::automock)]
 pub trait KeyStore: Send + Sync {
     /// The tenant of an enabled, unexpired key equal to `secret`; `None` otherwise.
-    fn authenticate(&self, secret: &str) -> Option<Tenant>;
+    fn authenticate(&self, secret: &str) -> Option<std::sync::Arc<Tenant>>;
 
     /// The tenant named `key_name`, whatever the state of its key (to finish owed files).
     fn tenant(&self, key_name: &KeyName) -> Option<Tenant>;

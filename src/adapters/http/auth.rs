@@ -13,9 +13,9 @@ use crate::ports::KeyStore;
 /// The API key of an installer company (`Authorization: Bearer <key>`).
 #[derive(SecurityScheme)]
 #[oai(ty = "bearer", checker = "check_key")]
-pub struct ApiKey(pub Tenant);
+pub struct ApiKey(pub Arc<Tenant>);
 
-async fn check_key(req: &Request, bearer: Bearer) -> Option<Tenant> {
+async fn check_key(req: &Request, bearer: Bearer) -> Option<Arc<Tenant>> {
     // Two Authorization headers are refused, not read one way here and another at a proxy.
     if req
         .headers()

@@ -63,6 +63,7 @@ pub struct Metrics {
     durations: DurationFamily,
     clients: Family<TenantLabels, Gauge>,
     pending_files: Gauge,
+    unsynced_files: Gauge,
     last_run_time: Gauge<f64, AtomicU64>,
     last_run_ok: Gauge,
 }
@@ -89,6 +90,7 @@ impl Default for Metrics {
         let durations: DurationFamily = Family::new_with_constructor(duration_histogram);
         let clients = Family::<TenantLabels, Gauge>::default();
         let pending_files = Gauge::default();
+        let unsynced_files = Gauge::default();
         let last_run_time = Gauge::<f64, AtomicU64>::default();
         let last_run_ok = Gauge::default();
         registry.register(
@@ -111,6 +113,11 @@ impl Default for Metrics {
             "Per-client XML files waiting for the combiner",
             pending_files.clone(),
         );
+        registry.register(
+            "patriot_xml_files_unsynced",
+            "Per-client XML files written and answered but not yet fsynced (their owed marks stand for them)",
+            unsynced_files.clone(),
+        );
         let mut combine_registry = Registry::default();
         combine_registry.register(
             "patriot_combine_last_run_timestamp_seconds",
@@ -129,6 +136,7 @@ impl Default for Metrics {
             durations,
             clients,
             pending_files,
+            unsynced_files,
             last_run_time,
             last_run_ok,
         }
@@ -168,6 +176,7 @@ impl Metrics {
                         .set(count as i64);
                 }
                 self.pending_files.set(ops.pending_files as i64);
+                self.unsynced_files.set(ops.unsynced_files as i64);
                 if let Some(run) = ops.last_run {
                     has_run = true;
                     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(&run.at) {

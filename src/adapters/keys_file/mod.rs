@@ -84,13 +84,13 @@ fn entry(index: usize, raw: RawKey) -> Result<ApiKey, String> {
         digest,
         enabled: raw.enabled.unwrap_or(true),
         valid_to,
-        tenant: Tenant {
+        tenant: Arc::new(Tenant {
             key_name,
             port,
             installer_name,
             installer_email,
             xml_fields,
-        },
+        }),
     })
 }
 
@@ -164,7 +164,7 @@ impl KeysFileStore {
 }
 
 impl KeyStore for KeysFileStore {
-    fn authenticate(&self, secret: &str) -> Option<Tenant> {
+    fn authenticate(&self, secret: &str) -> Option<Arc<Tenant>> {
         authenticate(&self.current(), secret, self.clock.now()).cloned()
     }
 
@@ -172,7 +172,7 @@ impl KeyStore for KeysFileStore {
         self.current()
             .iter()
             .find(|k| &k.tenant.key_name == key_name)
-            .map(|k| k.tenant.clone())
+            .map(|k| Tenant::clone(&k.tenant))
     }
 }
 
