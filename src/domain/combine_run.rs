@@ -382,6 +382,8 @@ mod tests {
         files: Mutex<BTreeMap<String, (u64, Vec<u8>)>>,
         staged: Mutex<BTreeMap<String, (u64, Vec<u8>)>>,
         ready: Mutex<Option<Vec<u8>>>,
+        /// A file the API replaces between the combiner's read and its claim.
+        replaced_before_claim: Mutex<Option<(String, Vec<u8>)>>,
     }
 
     impl FakeQueue {
@@ -428,9 +430,14 @@ mod tests {
             Ok(self.files.lock().unwrap().get(rel).map(|f| f.1.clone()))
         }
         async fn claim(&self, rel: &str) -> Result<Option<Vec<u8>>, IoFailure> {
-            let Some(file) = self.files.lock().unwrap().remove(rel) else {
+            let Some(mut file) = self.files.lock().unwrap().remove(rel) else {
                 return Ok(None);
             };
+            if let Some((replaced, bytes)) = self.replaced_before_claim.lock().unwrap().take() {
+                if replaced == rel {
+                    file.1 = bytes;
+                }
+            }
             let bytes = file.1.clone();
             self.staged.lock().unwrap().insert(rel.into(), file);
             Ok(Some(bytes))
@@ -826,9 +833,51 @@ mod tests {
         assert_eq!(files["A/2.xml"].1, client("2BASE").into_bytes());
     }
 
+    /// The API replaced a file between the combiner's read and its claim: what was claimed
+    /// is what goes out.
+    #[tokio::test]
+    async fn a_file_replaced_before_its_claim_is_sent_as_claimed() {
+        let queue = two_files();
+        let newer = client("1BASE").replace("</__id>", "</__id><Name>Newer</Name>");
+        *queue.replaced_before_claim.lock().unwrap() = Some(("A/1.xml".into(), newer.into()));
+        let state = Arc::new(FakeState::default());
+        combiner(&queue, empty_share(), &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap();
+        let sent = String::from_utf8(queue.ready.lock().unwrap().clone().unwrap()).unwrap();
+        assert!(sent.contains("<Name>Newer</Name>"), "{sent}");
+    }
+
+    /// The report counts the uploaded ids that Patriot confirmed.
+    #[tokio::test]
+    async fn the_report_counts_the_confirmed_ids() {
+        let share = MemoryShare::default();
+        let state = Arc::new(FakeState::default());
+        combiner(&two_files(), share.mock(1000), &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap();
+        share.put(
+            "clients_Import_Results.txt",
+            &results_for(&["1BASE", "2BASE"]),
+            1001,
+        );
+        let report = combiner(&FakeQueue::with(&[]), share.mock(1001), &state)
+            .run(&StopFlag::default())
+            .await
+            .unwrap();
+        assert_eq!(report.imported, 2);
+    }
+
     #[tokio::test]
     async fn broken_files_stay_and_take_no_slot() {
         let queue = FakeQueue::with(&[
+            (
+                "A/0.xml",
+                0,
+                "<?xml version=\"1.0\"?>\n<Clients>\n</Clients>\n",
+            ),
             ("A/1.xml", 1, "<Clients><Client><__id>1A"),
             ("A/2.xml", 2, &client("2A")),
             ("A/3.xml", 3, &client("3A")),
@@ -842,13 +891,17 @@ mod tests {
             config(1),
         );
         let report = combiner.run(&StopFlag::default()).await.unwrap();
-        assert_eq!(report.broken.len(), 1);
-        assert_eq!(report.broken[0].0, "A/1.xml");
+        assert_eq!(report.broken.len(), 2);
+        assert_eq!(
+            (report.broken[0].0.as_str(), report.broken[0].1.as_str()),
+            ("A/0.xml", "no row with an __id")
+        );
+        assert_eq!(report.broken[1].0, "A/1.xml");
         assert_eq!(report.rows, 1);
         assert_eq!(
             queue.names(),
-            ["A/1.xml", "A/3.xml"],
-            "oldest good file went, the broken one stays"
+            ["A/0.xml", "A/1.xml", "A/3.xml"],
+            "oldest good file went, the broken ones stay"
         );
     }
 

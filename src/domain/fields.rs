@@ -633,6 +633,16 @@ mod tests {
             assert_eq!(ClientId::new(v).is_ok(), client, "ClientId {v}");
             assert_eq!(ZoneNo::new(v).is_ok(), zone, "ZoneNo {v}");
             assert_eq!(UserNo::for_new_user(v).is_ok(), user, "UserNo {v}");
+            // Each converts back to the number it was made from.
+            if let Ok(id) = ClientId::new(v) {
+                assert_eq!(i64::from(id), v);
+            }
+            if let Ok(no) = ZoneNo::new(v) {
+                assert_eq!(i64::from(no), v);
+            }
+            if let Ok(no) = UserNo::for_new_user(v) {
+                assert_eq!(i64::from(no), v);
+            }
         }
         assert!(UserNo::new(199).is_ok(), "199 can be looked up");
         for (v, ok) in [(-1, false), (0, true), (23, true), (24, false)] {
