@@ -205,11 +205,6 @@ impl TryFrom<i64> for ZoneNo {
         Self::new(value)
     }
 }
-impl From<ZoneNo> for i64 {
-    fn from(no: ZoneNo) -> i64 {
-        no.0 as i64
-    }
-}
 
 /// A user number, 1–999. 199 is a valid number to look up (it answers 404) but is reserved
 /// for the installer user, so [`UserNo::for_new_user`] refuses it.
@@ -249,11 +244,6 @@ impl TryFrom<i64> for UserNo {
     type Error = Invalid;
     fn try_from(value: i64) -> Result<Self, Invalid> {
         Self::for_new_user(value)
-    }
-}
-impl From<UserNo> for i64 {
-    fn from(no: UserNo) -> i64 {
-        no.0 as i64
     }
 }
 
@@ -305,17 +295,6 @@ impl<const MAX: u16> FieldType for Bounded<MAX> {
     }
 }
 
-impl<const MAX: u16> TryFrom<i64> for Bounded<MAX> {
-    type Error = Invalid;
-    fn try_from(value: i64) -> Result<Self, Invalid> {
-        Self::new(value)
-    }
-}
-impl<const MAX: u16> From<Bounded<MAX>> for i64 {
-    fn from(b: Bounded<MAX>) -> i64 {
-        b.0 as i64
-    }
-}
 
 /// Text that XML 1.0 can carry and the contract allows: no control characters other than
 /// tab, CR and LF, and not the non-characters U+FFFE/U+FFFF.
@@ -376,17 +355,6 @@ impl<const MIN: usize, const MAX: usize> FieldType for Text<MIN, MAX> {
         FieldValue::Text(Cow::Borrowed(self.as_str()))
     }
 }
-impl<const MIN: usize, const MAX: usize> TryFrom<String> for Text<MIN, MAX> {
-    type Error = Invalid;
-    fn try_from(value: String) -> Result<Self, Invalid> {
-        Self::new(value)
-    }
-}
-impl<const MIN: usize, const MAX: usize> From<Text<MIN, MAX>> for String {
-    fn from(t: Text<MIN, MAX>) -> String {
-        t.0
-    }
-}
 
 /// Optional short text (names of places, panels…), up to 255 characters.
 pub type ShortText = Text<0, 255>;
@@ -433,17 +401,6 @@ text_field_type!(
     }
 );
 
-impl TryFrom<String> for Phone {
-    type Error = Invalid;
-    fn try_from(value: String) -> Result<Self, Invalid> {
-        Self::new(value)
-    }
-}
-impl From<Phone> for String {
-    fn from(p: Phone) -> String {
-        p.0
-    }
-}
 
 /// An e-mail address: empty, or `local@domain.tld`, at most 254 characters. No whitespace,
 /// control character or U+FFFE/U+FFFF anywhere (spelled out, as `\s` differs between regex
@@ -484,17 +441,6 @@ text_field_type!(
     }
 );
 
-impl TryFrom<String> for Email {
-    type Error = Invalid;
-    fn try_from(value: String) -> Result<Self, Invalid> {
-        Self::new(value)
-    }
-}
-impl From<Email> for String {
-    fn from(e: Email) -> String {
-        e.0
-    }
-}
 
 /// A real calendar date `YYYY-MM-DD`, or a full `YYYY-MM-DDTHH:MM:SS`; kept as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -544,17 +490,6 @@ text_field_type!(
     }
 );
 
-impl TryFrom<String> for InstallDate {
-    type Error = Invalid;
-    fn try_from(value: String) -> Result<Self, Invalid> {
-        Self::new(value)
-    }
-}
-impl From<InstallDate> for String {
-    fn from(d: InstallDate) -> String {
-        d.0
-    }
-}
 
 /// A user type: one upper-case letter A–Z (default `U`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -595,17 +530,6 @@ impl Default for UserType {
         Self('U')
     }
 }
-impl TryFrom<String> for UserType {
-    type Error = Invalid;
-    fn try_from(value: String) -> Result<Self, Invalid> {
-        Self::new(value)
-    }
-}
-impl From<UserType> for String {
-    fn from(t: UserType) -> String {
-        t.0.to_string()
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -636,18 +560,25 @@ mod tests {
             // Each converts back to the number it was made from.
             if let Ok(id) = ClientId::new(v) {
                 assert_eq!(i64::from(id), v);
+                assert_eq!(id.to_string(), v.to_string());
             }
             if let Ok(no) = ZoneNo::new(v) {
-                assert_eq!(i64::from(no), v);
+                assert_eq!(i64::from(no.get()), v);
             }
             if let Ok(no) = UserNo::for_new_user(v) {
-                assert_eq!(i64::from(no), v);
+                assert_eq!(i64::from(no.get()), v);
             }
         }
         assert!(UserNo::new(199).is_ok(), "199 can be looked up");
         for (v, ok) in [(-1, false), (0, true), (23, true), (24, false)] {
             assert_eq!(Bounded::<23>::new(v).is_ok(), ok, "hours {v}");
         }
+        assert_eq!(Bounded::<23>::new(17).unwrap().get(), 17);
+        for (v, ok) in [(0, false), (1, true), (1000, true), (1001, false)] {
+            assert_eq!(PageLimit::new(v).is_ok(), ok, "limit {v}");
+        }
+        assert_eq!(PageLimit::new(250).unwrap().get(), 250);
+        assert_eq!(PageLimit::default().get(), 100);
         for (v, ok) in [(59, true), (60, false)] {
             assert_eq!(Bounded::<59>::new(v).is_ok(), ok, "minutes {v}");
         }
