@@ -1,6 +1,7 @@
 //! The composition root: settings, wiring, process lifecycle. The only module that knows
 //! every concrete adapter.
 
+mod allocator;
 mod backup;
 mod combine_process;
 mod keys;
@@ -26,6 +27,7 @@ fn init_tracing() {
 
 /// Runs the command line and returns the process's exit code.
 pub fn main() -> ExitCode {
+    allocator::return_memory_promptly();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return settings_error(e),

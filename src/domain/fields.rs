@@ -295,7 +295,6 @@ impl<const MAX: u16> FieldType for Bounded<MAX> {
     }
 }
 
-
 /// Text that XML 1.0 can carry and the contract allows: no control characters other than
 /// tab, CR and LF, and not the non-characters U+FFFE/U+FFFF.
 pub const TEXT_PATTERN: &str =
@@ -401,7 +400,6 @@ text_field_type!(
     }
 );
 
-
 /// An e-mail address: empty, or `local@domain.tld`, at most 254 characters. No whitespace,
 /// control character or U+FFFE/U+FFFF anywhere (spelled out, as `\s` differs between regex
 /// dialects).
@@ -440,7 +438,6 @@ text_field_type!(
         pattern: Email::PATTERN,
     }
 );
-
 
 /// A real calendar date `YYYY-MM-DD`, or a full `YYYY-MM-DDTHH:MM:SS`; kept as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -489,7 +486,6 @@ text_field_type!(
         pattern: InstallDate::PATTERN,
     }
 );
-
 
 /// A user type: one upper-case letter A–Z (default `U`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
