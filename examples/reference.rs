@@ -8,8 +8,12 @@
 //!   and answers 201 with the body.
 //!
 //! It prints `listening on http://ADDR` like the service, so the same scripts drive both.
+//! It uses the service's allocator, so that the share measures the service's own work.
 
 use std::sync::Arc;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use patriot_api::adapters::sled_store::group_flush::GroupFlush;
 use poem::http::StatusCode;
