@@ -62,6 +62,16 @@ fn temp_files(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Client `absent` was never stored, client 1 is still "Kunde 1" with its file as `before`,
+/// and no temporary file is left in the tenant's folder.
+async fn assert_nothing_changed(app: &TestApp, xml_dir: &Path, before: &[u8], absent: u32) {
+    assert_eq!(app.get_client(KEY_A, absent).await.0, StatusCode::NOT_FOUND);
+    assert!(!xml_dir.join(format!("{absent}.xml")).exists());
+    assert_eq!(app.get_client(KEY_A, 1).await.1["info"]["Name"], "Kunde 1");
+    assert_eq!(std::fs::read(xml_dir.join("1.xml")).unwrap(), before);
+    assert!(temp_files(xml_dir).is_empty(), "{:?}", temp_files(xml_dir));
+}
+
 #[tokio::test]
 async fn a_full_disk_refuses_writes_then_recovers() {
     let dir = TempDir::new().unwrap();
@@ -116,15 +126,8 @@ async fn a_full_disk_refuses_writes_then_recovers() {
         assert!(p["detail"].is_string());
     }
     // Nothing changed: not in storage, not in the files, no partial file.
-    assert_eq!(app.get_client(KEY_A, 4).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.get_client(KEY_A, 1).await.1["info"]["Name"], "Kunde 1");
+    assert_nothing_changed(&app, &xml_dir, &before, 4).await;
     assert_eq!(app.get_client(KEY_A, 2).await.0, StatusCode::OK);
-    assert_eq!(std::fs::read(xml_dir.join("1.xml")).unwrap(), before);
-    assert!(
-        temp_files(&xml_dir).is_empty(),
-        "{:?}",
-        temp_files(&xml_dir)
-    );
 
     // Space freed: the same service serves writes again.
     std::fs::remove_file(&filler).unwrap();
@@ -216,15 +219,7 @@ async fn a_full_xml_file_system_undoes_the_stored_write() {
         )
         .await;
     assert_eq!(s, StatusCode::INSUFFICIENT_STORAGE, "{p}");
-    assert_eq!(app.get_client(KEY_A, 2).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.get_client(KEY_A, 1).await.1["info"]["Name"], "Kunde 1");
-    assert!(!xml_dir.join("2.xml").exists());
-    assert_eq!(std::fs::read(xml_dir.join("1.xml")).unwrap(), before);
-    assert!(
-        temp_files(&xml_dir).is_empty(),
-        "{:?}",
-        temp_files(&xml_dir)
-    );
+    assert_nothing_changed(&app, &xml_dir, &before, 2).await;
 
     // The undo is in sled, not only in memory: a restarted service still has the old state.
     std::fs::remove_file(&filler).unwrap();
