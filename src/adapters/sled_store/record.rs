@@ -28,20 +28,25 @@ enum StoredValue {
     Flag(bool),
 }
 
-type NamedValues = Vec<(String, StoredValue)>;
+/// Field names are borrowed from the bytes when reading (postcard writes `&str` and `String`
+/// alike): a read allocates only the values it keeps.
+type NamedValues<'a> = Vec<(&'a str, StoredValue)>;
 
 /// Layout 2. The field order of this struct is part of the layout and must not change;
 /// a new top-level part goes at the end, with a new version byte.
 #[derive(Debug, Serialize, Deserialize)]
-struct ClientRecord {
+struct ClientRecord<'a> {
     id: u32,
     created_on: String,
-    info: NamedValues,
-    zones: Vec<NamedValues>,
-    users: Vec<NamedValues>,
+    #[serde(borrow)]
+    info: NamedValues<'a>,
+    #[serde(borrow)]
+    zones: Vec<NamedValues<'a>>,
+    #[serde(borrow)]
+    users: Vec<NamedValues<'a>>,
 }
 
-fn named(record: &impl Fields) -> NamedValues {
+fn named(record: &impl Fields) -> NamedValues<'static> {
     let mut out = Vec::with_capacity(24);
     let _ = record.try_for_each_field(|name, value| {
         let value = match value {
@@ -49,20 +54,21 @@ fn named(record: &impl Fields) -> NamedValues {
             FieldValue::Integer(n) => StoredValue::Integer(n),
             FieldValue::Flag(b) => StoredValue::Flag(b),
         };
-        out.push((name.to_owned(), value));
+        out.push((name, value));
         Ok::<_, ()>(())
     });
     out
 }
 
-fn partial<P: PartialFields>(values: &NamedValues) -> Result<P, String> {
-    P::from_named(values.iter().map(|(name, value)| {
+/// The values are moved into the client, not copied.
+fn partial<P: PartialFields>(values: NamedValues<'_>) -> Result<P, String> {
+    P::from_named(values.into_iter().map(|(name, value)| {
         let value = match value {
-            StoredValue::Text(t) => FieldValue::Text(t.as_str().into()),
-            StoredValue::Integer(n) => FieldValue::Integer(*n),
-            StoredValue::Flag(b) => FieldValue::Flag(*b),
+            StoredValue::Text(t) => FieldValue::Text(t.into()),
+            StoredValue::Integer(n) => FieldValue::Integer(n),
+            StoredValue::Flag(b) => FieldValue::Flag(b),
         };
-        (name.as_str(), value)
+        (name, value)
     }))
 }
 
@@ -101,9 +107,17 @@ fn from_record(record: ClientRecord) -> Result<Client, String> {
     Client::from_parts(
         record.id.into(),
         record.created_on,
-        partial(&record.info)?,
-        record.zones.iter().map(partial).collect::<Result<_, _>>()?,
-        record.users.iter().map(partial).collect::<Result<_, _>>()?,
+        partial(record.info)?,
+        record
+            .zones
+            .into_iter()
+            .map(partial)
+            .collect::<Result<_, _>>()?,
+        record
+            .users
+            .into_iter()
+            .map(partial)
+            .collect::<Result<_, _>>()?,
     )
 }
 
@@ -142,13 +156,13 @@ mod tests {
     /// read with the field at its default, as a new field would be.
     #[test]
     fn a_record_without_a_field_reads_with_its_default() {
-        let mut record: ClientRecord =
-            postcard::from_bytes(&golden("record-v2.postcard")[1..]).unwrap();
-        record.info.retain(|(name, _)| name != "SPPage");
+        let bytes = golden("record-v2.postcard");
+        let mut record: ClientRecord = postcard::from_bytes(&bytes[1..]).unwrap();
+        record.info.retain(|(name, _)| *name != "SPPage");
         record
             .users
             .iter_mut()
-            .for_each(|u| u.retain(|(n, _)| n != "MobileNoOrder"));
+            .for_each(|u| u.retain(|(n, _)| *n != "MobileNoOrder"));
         let client = from_record(record).unwrap();
         assert_eq!(client.info.sp_page.as_str(), "");
         assert!(client.users().all(|u| u.mobile_no_order.get() == 0));
@@ -169,11 +183,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_bad_values_are_refused() {
-        let mut record: ClientRecord =
-            postcard::from_bytes(&golden("record-v2.postcard")[1..]).unwrap();
-        record
-            .info
-            .push(("FutureField".into(), StoredValue::Flag(true)));
+        let bytes = golden("record-v2.postcard");
+        let mut record: ClientRecord = postcard::from_bytes(&bytes[1..]).unwrap();
+        record.info.push(("FutureField", StoredValue::Flag(true)));
         assert!(from_record(record).unwrap_err().contains("FutureField"));
         assert!(decode(&[9, 1, 2]).is_err());
         assert!(decode(&[]).is_err());
