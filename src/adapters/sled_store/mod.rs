@@ -579,7 +579,7 @@ mod tests {
             tree.remove(present_key(kept.id.get())).unwrap();
             repo.flush().await.unwrap();
         }
-        let repo = SledClientRepository::open(dir.path(), 1 << 20).unwrap();
+        let repo = reopen(dir.path());
         let listed: Vec<u32> = repo
             .client_ids(&a, None, 10)
             .await
@@ -594,7 +594,7 @@ mod tests {
         assert!(!tree.contains_key(present_key(deleted)).unwrap());
         drop((tree, repo));
         // The repair was made durable: a second open finds nothing to change.
-        let repo = SledClientRepository::open(dir.path(), 1 << 20).unwrap();
+        let repo = reopen(dir.path());
         let tree = repo.tree(&a).unwrap();
         assert!(tree.contains_key(present_key(kept.id.get())).unwrap());
         assert!(!tree.contains_key(present_key(created)).unwrap());
