@@ -11,6 +11,7 @@ macro_rules! request_type {
 }
 
 mod auth;
+mod client_body;
 mod clients;
 mod document;
 mod field_errors;
