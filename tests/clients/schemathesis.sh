@@ -23,9 +23,13 @@ fi
 # Pass 2: clients 1-3 (live), 11-13 (deleted), 14-16 (zones and users deleted), each with
 # zones and users 1-3.
 call() {
-  curl -sSf -o /dev/null -X "$1" "$base$2" -H "$auth" -H 'Content-Type: application/json' -d "$3"
+  curl -sS --fail-with-body -o "$work/call.out" -X "$1" "$base$2" -H "$auth" \
+    -H 'Content-Type: application/json' -d "$3" || { echo "$1 $2 $3:"; cat "$work/call.out"; exit 1; } >&2
 }
 for id in 1 2 3 11 12 13 14 15 16; do
+  # Pass 1 may have left this client with users of these numbers (a POST would be 409).
+  curl -sS -o /dev/null -X DELETE "$base/clients" -H "$auth" -H 'Content-Type: application/json' \
+    -d "{\"client_id\": $id}"
   call PUT /clients "{\"client_id\": $id, \"info\": {\"Name\": \"Kunde $id\"}}"
   for n in 1 2 3; do
     call PUT /clients/zones "{\"client_id\": $id, \"zone_id\": $n}"
