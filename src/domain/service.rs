@@ -148,13 +148,31 @@ impl ClientService {
     /// Reads a client. Reads take no lock, so they never wait behind writes; only when the
     /// XML file has gone missing and Patriot has not confirmed the client is it written again.
     pub async fn get(&self, tenant: &Tenant, id: ClientId) -> Result<Client, ServiceError> {
+        Ok(self.read(tenant, id).await?.0)
+    }
+
+    /// [`Self::get`], with the client's import record (looked up once for both).
+    pub async fn read(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+    ) -> Result<(Client, Option<ImportRecord>), ServiceError> {
         let client = self.existing(&tenant.key_name, id).await?;
-        if let Err(e) = self.rewrite_missing_file(tenant, id).await {
+        // The import state is extra information: a broken state file must not fail the read,
+        // and without it the file is left alone.
+        let record = match self.import_record(tenant, id).await {
+            Ok(record) => record,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the import state");
+                return Ok((client, None));
+            }
+        };
+        if let Err(e) = self.rewrite_missing_file(tenant, id, record.as_ref()).await {
             // The read itself succeeded; the file is retried on the next read.
             tracing::warn!(key_name = %tenant.key_name, client_id = %id, error = %e,
                 "could not rewrite missing XML file");
         }
-        Ok(client)
+        Ok((client, record))
     }
 
     /// The state file's record of this client, when the combiner has one.
@@ -173,12 +191,13 @@ impl ClientService {
         &self,
         tenant: &Tenant,
         id: ClientId,
+        record: Option<&ImportRecord>,
     ) -> Result<(), ServiceError> {
         let key = &tenant.key_name;
         // The state (in memory) before the file (a stat off the runtime): most clients are
         // imported, and for them the file does not matter.
         let imported = matches!(
-            self.import_record(tenant, id).await?,
+            record,
             Some(ImportRecord {
                 status: ImportStatus::Imported,
                 ..
@@ -655,6 +674,13 @@ impl crate::ports::ClientApi for ClientService {
     async fn get_client(&self, tenant: &Tenant, id: ClientId) -> Result<Client, ServiceError> {
         self.get(tenant, id).await
     }
+    async fn read_client(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+    ) -> Result<(Client, Option<ImportRecord>), ServiceError> {
+        self.read(tenant, id).await
+    }
     async fn import_record(
         &self,
         tenant: &Tenant,
@@ -841,6 +867,49 @@ mod tests {
         assert_eq!(unsynced(&service), 2, "a failed sync keeps its files owed");
         assert_eq!(service.sync_pending().await.unwrap(), 2);
         assert_eq!(unsynced(&service), 0);
+    }
+
+    /// A read looks the import state up once, answers with it, and for a client Patriot
+    /// confirmed never touches the file; a state that cannot be read fails nothing.
+    #[tokio::test]
+    async fn a_read_takes_the_import_record_once() {
+        let mut repo = MockClientRepository::new();
+        let stored = client(1, "Ola");
+        repo.expect_get()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        let mut imports = MockImportStateReader::new();
+        let record = ImportRecord {
+            status: ImportStatus::Imported,
+            last_batch: None,
+            key_name: None,
+            client_id: None,
+            attempts: 0,
+        };
+        let answer = record.clone();
+        let mut seq = mockall::Sequence::new();
+        imports
+            .expect_record()
+            .withf(|id| id == "1P1")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_| Ok(Some(answer.clone())));
+        imports
+            .expect_record()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(IoFailure::Failed("EIO".into())));
+        // No expectation on the XML sink: an `exists` or `write` would panic.
+        let service = ClientService::new(
+            Arc::new(repo),
+            Arc::new(MockXmlSink::new()),
+            Arc::new(imports),
+            Arc::new(clock()),
+        );
+        let (read, import) = service.read(&tenant("A"), id(1)).await.unwrap();
+        assert_eq!(read, client(1, "Ola"));
+        assert_eq!(import, Some(record));
+        let (_, import) = service.read(&tenant("A"), id(1)).await.unwrap();
+        assert_eq!(import, None);
     }
 
     #[tokio::test]

@@ -25,6 +25,13 @@ pub trait ClientApi: Send + Sync {
     /// The client; writes its XML file again when it is missing and Patriot has not
     /// confirmed it.
     async fn get_client(&self, tenant: &Tenant, id: ClientId) -> Result<Client, ServiceError>;
+    /// `get_client` with the combiner's record of the client (`None` when it has none or the
+    /// state cannot be read: a broken state file MUST NOT fail the read).
+    async fn read_client(
+        &self,
+        tenant: &Tenant,
+        id: ClientId,
+    ) -> Result<(Client, Option<ImportRecord>), ServiceError>;
     /// The combiner's record of the client, when it has one.
     async fn import_record(
         &self,

@@ -347,10 +347,8 @@ impl ClientsApi {
         #[oai(name = "X-Client-Id")] client_id: Header<IdHeader<ClientId>>,
     ) -> Result<ClientAnswer, Problems<{ can::CLIENT_READ }>> {
         let id = header_id(req, "X-Client-Id", client_id.0)?;
-        let client = api.get_client(&key.0, id).await?;
-        Ok(ClientAnswer::Ok(
-            client_out(api.as_ref(), &key, &client).await,
-        ))
+        let (client, import) = api.read_client(&key.0, id).await?;
+        Ok(ClientAnswer::Ok(ClientBody::new(&client, import.as_ref())))
     }
 
     /// Create or replace a client
