@@ -190,6 +190,12 @@ impl SledClientRepository {
         Ok(repo)
     }
 
+    fn is_indexed(&self, tenant: &KeyName, id: ClientId) -> bool {
+        self.ids
+            .read()
+            .is_ok_and(|ids| ids.get(tenant).is_some_and(|set| set.contains(&id.get())))
+    }
+
     /// Records in the id index which clients a write made present or absent.
     fn index(&self, tenant: &KeyName, present: &[(u32, bool)]) {
         if present.is_empty() {
@@ -325,7 +331,11 @@ impl SledClientRepository {
             change.set(record_key(OWED, id), Some(&mark.0.to_be_bytes()))?;
             match &record {
                 Some(bytes) => {
-                    change.set(present_key(id.get()), Some(&[]))?;
+                    // A client already stored has its present key (the index is read from
+                    // them and kept in step, and the client's lock is held).
+                    if !self.is_indexed(tenant, id) {
+                        change.set(present_key(id.get()), Some(&[]))?;
+                    }
                     change.set(record_key(CLIENT, id), Some(bytes))
                 }
                 None => {
