@@ -26,7 +26,9 @@ pub struct ClientBody(Vec<u8>);
 
 impl ClientBody {
     pub fn new(client: &Client, import: Option<&ImportRecord>) -> Self {
-        let mut out = Vec::with_capacity(client.representation_size() + 128);
+        // Most clients fit; a larger one grows the buffer (measuring it first cost 2 % of
+        // the read profile).
+        let mut out = Vec::with_capacity(2048);
         out.extend_from_slice(b"{\"client_id\":");
         let _ = write!(out, "{}", client.id.get());
         out.extend_from_slice(b",\"info\":");
