@@ -10,7 +10,7 @@ use std::io::Write;
 
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Payload;
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
+use poem_openapi::registry::{MetaResponses, MetaSchemaRef, Registry};
 use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::ApiResponse;
 
@@ -110,18 +110,7 @@ impl IntoResponse for ClientBody {
 
 impl ApiResponse for ClientBody {
     fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "",
-                status: Some(200),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: Self::CONTENT_TYPE,
-                    schema: Self::schema_ref(),
-                }],
-                headers: vec![],
-            }],
-        }
+        super::payload::ok_meta::<Self>()
     }
 
     fn register(registry: &mut Registry) {

@@ -31,20 +31,26 @@ impl<T: ToJSON> IntoResponse for Json<T> {
     }
 }
 
+/// The document's one 200 answer of a JSON payload, for the `ApiResponse` of a payload
+/// used as an answer on its own.
+pub fn ok_meta<P: Payload>() -> MetaResponses {
+    MetaResponses {
+        responses: vec![MetaResponse {
+            description: "",
+            status: Some(200),
+            status_range: None,
+            content: vec![MetaMediaType {
+                content_type: P::CONTENT_TYPE,
+                schema: P::schema_ref(),
+            }],
+            headers: vec![],
+        }],
+    }
+}
+
 impl<T: ToJSON> ApiResponse for Json<T> {
     fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "",
-                status: Some(200),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: Self::CONTENT_TYPE,
-                    schema: Self::schema_ref(),
-                }],
-                headers: vec![],
-            }],
-        }
+        ok_meta::<Self>()
     }
 
     fn register(registry: &mut Registry) {
