@@ -158,14 +158,9 @@ impl ClientService {
         id: ClientId,
     ) -> Result<(Client, Option<ImportRecord>), ServiceError> {
         let client = self.existing(&tenant.key_name, id).await?;
-        // The import state is extra information: a broken state file must not fail the read,
-        // and without it the file is left alone.
-        let record = match self.import_record(tenant, id).await {
-            Ok(record) => record,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the import state");
-                return Ok((client, None));
-            }
+        // Without the import state the file is left alone.
+        let Some(record) = self.readable_import(tenant, id).await else {
+            return Ok((client, None));
         };
         if let Err(e) = self.rewrite_missing_file(tenant, id, record.as_ref()).await {
             // The read itself succeeded; the file is retried on the next read.
@@ -173,6 +168,18 @@ impl ClientService {
                 "could not rewrite missing XML file");
         }
         Ok((client, record))
+    }
+
+    /// The import record for an answer: `None` when the state cannot be read (logged), since
+    /// the import state is extra information and a broken state file must not fail a read.
+    async fn readable_import(&self, tenant: &Tenant, id: ClientId) -> Option<Option<ImportRecord>> {
+        match self.import_record(tenant, id).await {
+            Ok(record) => Some(record),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the import state");
+                None
+            }
+        }
     }
 
     /// The state file's record of this client, when the combiner has one.
@@ -681,12 +688,8 @@ impl crate::ports::ClientApi for ClientService {
     ) -> Result<(Client, Option<ImportRecord>), ServiceError> {
         self.read(tenant, id).await
     }
-    async fn import_record(
-        &self,
-        tenant: &Tenant,
-        id: ClientId,
-    ) -> Result<Option<ImportRecord>, ServiceError> {
-        ClientService::import_record(self, tenant, id).await
+    async fn import_record(&self, tenant: &Tenant, id: ClientId) -> Option<ImportRecord> {
+        self.readable_import(tenant, id).await.flatten()
     }
     async fn put_client(
         &self,

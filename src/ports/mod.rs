@@ -32,12 +32,9 @@ pub trait ClientApi: Send + Sync {
         tenant: &Tenant,
         id: ClientId,
     ) -> Result<(Client, Option<ImportRecord>), ServiceError>;
-    /// The combiner's record of the client, when it has one.
-    async fn import_record(
-        &self,
-        tenant: &Tenant,
-        id: ClientId,
-    ) -> Result<Option<ImportRecord>, ServiceError>;
+    /// The combiner's record of the client, when it has one; `None` too when the state cannot
+    /// be read (a broken state file MUST NOT fail the answer it decorates).
+    async fn import_record(&self, tenant: &Tenant, id: ClientId) -> Option<ImportRecord>;
     /// Creates the client or replaces its info; omitted fields take their defaults.
     async fn put_client(
         &self,

@@ -313,14 +313,7 @@ enum PutClientAnswer {
 
 /// The answer of a client, with its import state when the combiner has one.
 async fn client_out(api: &dyn ClientApi, key: &ApiKey, client: &Client) -> ClientBody {
-    // The import state is extra information: a broken state file must not fail the read.
-    let record = match api.import_record(&key.0, client.id).await {
-        Ok(record) => record,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not read the import state");
-            None
-        }
-    };
+    let record = api.import_record(&key.0, client.id).await;
     ClientBody::new(client, record.as_ref())
 }
 
