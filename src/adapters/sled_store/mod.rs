@@ -190,6 +190,10 @@ impl SledClientRepository {
         Ok(repo)
     }
 
+    fn knows_tenant(&self, tenant: &KeyName) -> bool {
+        self.ids.read().is_ok_and(|ids| ids.contains_key(tenant))
+    }
+
     fn is_indexed(&self, tenant: &KeyName, id: ClientId) -> bool {
         self.ids
             .read()
@@ -320,8 +324,10 @@ impl SledClientRepository {
             space.check()?;
         }
         let tree = self.tree(tenant)?;
-        // A tree made by this write is complete from its first client on.
-        if !tree.contains_key(PRESENT_COMPLETE).map_err(failure)? {
+        // A tree made by this write is complete from its first client on. A tenant the index
+        // knows has its marker already (set at open, or by its first write), so only a new
+        // tree costs the look.
+        if !self.knows_tenant(tenant) && !tree.contains_key(PRESENT_COMPLETE).map_err(failure)? {
             tree.insert(PRESENT_COMPLETE, &[]).map_err(failure)?;
         }
         let mark = self.next_mark()?;
