@@ -76,10 +76,65 @@ pub fn log_safe(value: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Where a request came from, as its line names it.
+enum Peer {
+    Ip(std::net::IpAddr),
+    /// A listener address that is no IP socket, already made [`log_safe`].
+    Other(String),
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Ip(addr) => addr.fmt(f),
+            Peer::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+/// One request's line as values. The writer thread turns it into text, so a request pays
+/// for a few moves, not for formatting the time, the address and the line.
+struct Entry {
+    at: std::time::SystemTime,
+    peer: Peer,
+    key_name: Option<String>,
+    method: &'static str,
+    /// As the request sent it; made [`log_safe`] when written.
+    path: String,
+    client_id: Option<u32>,
+    status: u16,
+    duration: Duration,
+}
+
+impl Entry {
+    fn write_to(&self, out: &mut impl Write) -> std::io::Result<()> {
+        let at = chrono::DateTime::<chrono::Local>::from(self.at)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, false);
+        write!(
+            out,
+            "{at} {} key_name={} {} {} client_id=",
+            self.peer,
+            self.key_name.as_deref().unwrap_or("-"),
+            self.method,
+            log_safe(&self.path),
+        )?;
+        match self.client_id {
+            Some(id) => write!(out, "{id}")?,
+            None => out.write_all(b"-")?,
+        }
+        writeln!(
+            out,
+            " status={} duration_ms={:.1}",
+            self.status,
+            self.duration.as_secs_f64() * 1000.0
+        )
+    }
+}
+
 /// Lines waiting for the writer, and whether someone waits for them to be written.
 #[derive(Default)]
 struct Pending {
-    lines: Vec<String>,
+    lines: Vec<Entry>,
     /// Lines handed to the file so far (for [`RequestLog::flush`]).
     written: u64,
     queued: u64,
@@ -133,8 +188,8 @@ impl RequestLog {
                         continue;
                     }
                     let mut ok = true;
-                    for line in batch.drain(..) {
-                        ok &= writeln!(out, "{line}").is_ok();
+                    for entry in batch.drain(..) {
+                        ok &= entry.write_to(&mut out).is_ok();
                     }
                     if !(ok && out.flush().is_ok()) {
                         tracing::warn!("could not write to the request log");
@@ -151,9 +206,9 @@ impl RequestLog {
         })
     }
 
-    fn push(&self, line: String) {
+    fn push(&self, entry: Entry) {
         if let Ok(mut pending) = self.shared.pending.lock() {
-            pending.lines.push(line);
+            pending.lines.push(entry);
             pending.queued += 1;
             if pending.lines.len() >= WAKE_AT {
                 self.shared.wake.notify_all();
@@ -184,7 +239,7 @@ impl RequestLog {
     /// The peer: behind a trusted proxy, the last `X-Forwarded-For` entry (the one the proxy
     /// appended; the entries before it are whatever the client sent), and only when it is an
     /// IP address; otherwise the connection's address.
-    fn peer(&self, req: &Request) -> String {
+    fn peer(&self, req: &Request) -> Peer {
         let forwarded = self
             .trust_proxy_headers
             .then(|| {
@@ -198,10 +253,10 @@ impl RequestLog {
             .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
         match forwarded {
-            Some(addr) => addr.to_string(),
+            Some(addr) => Peer::Ip(addr),
             None => match req.remote_addr().as_socket_addr() {
-                Some(addr) => addr.ip().to_string(),
-                None => log_safe(&req.remote_addr().to_string()).into_owned(),
+                Some(addr) => Peer::Ip(addr.ip()),
+                None => Peer::Other(log_safe(&req.remote_addr().to_string()).into_owned()),
             },
         }
     }
@@ -228,17 +283,16 @@ impl<E: Endpoint> Endpoint for Logged<E> {
 
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let started = Instant::now();
+        let at = std::time::SystemTime::now();
         let note = RequestNote::default();
         req.extensions_mut().insert(note.clone());
         let peer = self.log.peer(&req);
-        let known = METHODS.contains(&req.method().as_str());
-        let method = if known {
-            req.method().as_str()
-        } else {
-            "other"
-        }
-        .to_owned();
-        let path = log_safe(req.uri().path()).into_owned();
+        let method = METHODS
+            .iter()
+            .find(|m| **m == req.method().as_str())
+            .copied()
+            .unwrap_or("other");
+        let path = req.uri().path().to_owned();
         let response = if req.method().as_str().len() > LONGEST_METHOD {
             super::problem::method_too_long()
         } else {
@@ -248,24 +302,31 @@ impl<E: Endpoint> Endpoint for Logged<E> {
             }
         };
         let status = response.status().as_u16();
-        let elapsed = started.elapsed();
-        self.metrics.observe(&method, &path, status, elapsed);
-        let millis = elapsed.as_secs_f64() * 1000.0;
-        let key_name = note.0.key_name.get().map_or("-", String::as_str);
-        let client_id = note
-            .0
-            .client_id
-            .get()
-            .map_or("-".to_owned(), u32::to_string);
+        let duration = started.elapsed();
+        self.metrics.observe(method, &path, status, duration);
+        // The handlers are done with the request, so the note is usually this one's alone.
+        let (key_name, client_id) = match Arc::try_unwrap(note.0) {
+            Ok(inner) => (inner.key_name.into_inner(), inner.client_id.into_inner()),
+            Err(shared) => (
+                shared.key_name.get().cloned(),
+                shared.client_id.get().copied(),
+            ),
+        };
         // One line per request on standard error would pass journald's default rate limit
         // (10,000 lines per 30 s) at a few hundred requests per second, and cost a write each:
         // it is at debug level; the request log holds every request.
-        tracing::debug!(%peer, key_name, %method, %path, client_id, status, duration_ms = millis, "request");
-        let line = format!(
-            "{} {peer} key_name={key_name} {method} {path} client_id={client_id} status={status} duration_ms={millis:.1}",
-            chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
-        );
-        self.log.push(line);
+        tracing::debug!(%peer, key_name, method, path = %log_safe(&path), client_id, status,
+            duration_ms = duration.as_secs_f64() * 1000.0, "request");
+        self.log.push(Entry {
+            at,
+            peer,
+            key_name,
+            method,
+            path,
+            client_id,
+            status,
+            duration,
+        });
         Ok(response)
     }
 }
