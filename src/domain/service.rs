@@ -21,6 +21,12 @@ use crate::ports::{
 };
 
 /// Why a request to the service failed. Every variant leaves storage and files unchanged.
+/// The shortest time between two syncs of the XML files. Each sync is a journal commit of
+/// the whole file system (and one storage flush for the cleared marks); under a stream of
+/// writes, pacing them keeps that cost per batch instead of per handful of files. Files and
+/// their owed marks trail the answers by at most about this long, plus the sync itself.
+const SYNC_EVERY: Duration = Duration::from_millis(20);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("client does not exist")]
@@ -387,12 +393,31 @@ impl ClientService {
                 }
                 // Rendered before anything is stored, so a render failure changes nothing.
                 let xml = render(tenant, &client)?;
-                let mark = self
-                    .repo
-                    .save(key, &client)
-                    .await
-                    .map_err(ServiceError::Storage)?;
-                (Some(client), (mark, self.xml.write(key, id, xml).await))
+                // The new file is written aside while storage makes the change durable; only
+                // putting it in place waits for that, so no reader sees a file for a change
+                // that a crash could still take back.
+                let (saved, staged) =
+                    tokio::join!(self.repo.save(key, &client), self.xml.stage(key, id, xml));
+                let written = match (saved, staged) {
+                    (Ok(mark), Ok(())) => {
+                        let published = self.xml.publish(key, id).await;
+                        if published.is_err() {
+                            self.discard_staged(key, id).await;
+                        }
+                        (mark, published)
+                    }
+                    (Ok(mark), Err(e)) => {
+                        self.discard_staged(key, id).await;
+                        (mark, Err(e))
+                    }
+                    (Err(e), staged) => {
+                        if staged.is_ok() {
+                            self.discard_staged(key, id).await;
+                        }
+                        return Err(ServiceError::Storage(e));
+                    }
+                };
+                (Some(client), written)
             }
             Change::Delete => {
                 let mark = self
@@ -412,6 +437,15 @@ impl ClientService {
                 self.roll_back(tenant, id, before).await;
                 Err(ServiceError::Xml(e))
             }
+        }
+    }
+
+    /// Removes a staged file that will not be published. One left behind does no harm: the
+    /// combiner does not take it, the client's next write replaces it, a start removes it.
+    async fn discard_staged(&self, key: &KeyName, id: ClientId) {
+        if let Err(e) = self.xml.discard(key, id).await {
+            tracing::warn!(key_name = %key, client_id = %id, error = %e,
+                "could not remove a staged XML file; it is removed at the next start");
         }
     }
 
@@ -441,12 +475,18 @@ impl ClientService {
         self.sync_wanted.notify_one();
     }
 
-    /// Makes the written files durable in batches (one fsync per file and per folder,
-    /// shared by every write since the last batch) and then clears their owed marks. Runs
-    /// for the life of the service; the composition root spawns it.
+    /// Makes the written files durable in batches (one file-system sync shared by every
+    /// write since the last batch) and then clears their owed marks. Batches start at most
+    /// every [`SYNC_EVERY`]: a lone write is synced at once, a stream of them in batches of
+    /// that long. Runs for the life of the service; the composition root spawns it.
     pub async fn run_file_syncer(self: Arc<Self>) {
+        let mut last: Option<tokio::time::Instant> = None;
         loop {
             self.sync_wanted.notified().await;
+            if let Some(last) = last {
+                tokio::time::sleep_until(last + SYNC_EVERY).await;
+            }
+            last = Some(tokio::time::Instant::now());
             if let Err(e) = self.sync_pending().await {
                 tracing::error!(error = %e, "could not make XML files durable; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -811,6 +851,12 @@ mod tests {
         clock
     }
 
+    /// A sink whose staged files are put in place without fault.
+    fn stages_and_publishes(xml: &mut MockXmlSink) {
+        xml.expect_stage().returning(|_, _, _| Ok(()));
+        xml.expect_publish().returning(|_, _| Ok(()));
+    }
+
     fn service(repo: MockClientRepository, xml: MockXmlSink) -> ClientService {
         ClientService::new(
             Arc::new(repo),
@@ -834,7 +880,7 @@ mod tests {
         repo.expect_flush().returning(|| Ok(()));
         repo.expect_count_by_tenant().returning(|| Ok(vec![]));
         let mut xml = MockXmlSink::new();
-        xml.expect_write().returning(|_, _, _| Ok(()));
+        stages_and_publishes(&mut xml);
         xml.expect_pending_count().returning(|| Ok(0));
         let mut seq = mockall::Sequence::new();
         xml.expect_sync()
@@ -934,9 +980,12 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(OwedMark(2)));
+        // The file system is full when the new file is staged: nothing is put in place.
         let mut xml = MockXmlSink::new();
-        xml.expect_write()
+        xml.expect_stage()
             .returning(|_, _, _| Err(IoFailure::NoSpace("disk full".into())));
+        xml.expect_publish().never();
+        xml.expect_discard().times(1).returning(|_, _| Ok(()));
 
         let patch = ClientInfoPatch {
             name: Some(Name::new("New".into()).unwrap()),
@@ -954,6 +1003,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_failed_publish_puts_the_old_state_back_and_drops_the_staged_file() {
+        let old = client(1, "Old");
+        let mut repo = MockClientRepository::new();
+        let stored = old.clone();
+        repo.expect_get()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        let mut seq = mockall::Sequence::new();
+        repo.expect_save()
+            .withf(|_, c| c.info.name.as_str() == "New")
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(OwedMark(1)));
+        repo.expect_save()
+            .withf(move |_, c| *c == old)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(OwedMark(2)));
+        let mut xml = MockXmlSink::new();
+        xml.expect_stage()
+            .withf(|_, i, bytes| *i == id(1) && String::from_utf8_lossy(bytes).contains("New"))
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        xml.expect_publish()
+            .times(1)
+            .returning(|_, _| Err(IoFailure::Failed("EIO".into())));
+        xml.expect_discard()
+            .with(eq(KeyName::new("A").unwrap()), eq(id(1)))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let patch = ClientInfoPatch {
+            name: Some(Name::new("New".into()).unwrap()),
+            ..Default::default()
+        };
+        let result = service(repo, xml)
+            .put_client(&tenant("A"), id(1), patch)
+            .await;
+        assert!(matches!(result, Err(ServiceError::Xml(_))));
+    }
+
+    #[tokio::test]
     async fn a_failed_xml_write_of_a_new_client_deletes_it_again() {
         let mut repo = MockClientRepository::new();
         repo.expect_get().returning(|_, _| Ok(None));
@@ -965,8 +1054,10 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(OwedMark(2)));
         let mut xml = MockXmlSink::new();
-        xml.expect_write()
+        xml.expect_stage()
             .returning(|_, _, _| Err(IoFailure::Failed("read-only".into())));
+        xml.expect_publish().never();
+        xml.expect_discard().returning(|_, _| Ok(()));
         let patch = ClientInfoPatch {
             name: Some(Name::new("New".into()).unwrap()),
             ..Default::default()
@@ -978,12 +1069,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_storage_failure_writes_no_file() {
+    async fn a_storage_failure_puts_no_file_in_place() {
         let mut repo = MockClientRepository::new();
         repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
         repo.expect_save()
             .returning(|_, _| Err(IoFailure::NoSpace("full".into())));
-        let xml = MockXmlSink::new(); // any call would fail the test
+        // Staged while storage worked; never published, and removed again.
+        let mut xml = MockXmlSink::new();
+        xml.expect_stage().times(1).returning(|_, _, _| Ok(()));
+        xml.expect_publish().never();
+        xml.expect_discard().times(1).returning(|_, _| Ok(()));
         let zone = Zone {
             no: ZoneNo::new(1).unwrap(),
             area: ShortText::default(),
@@ -1010,7 +1105,7 @@ mod tests {
             Ok(OwedMark(1))
         });
         let mut xml = MockXmlSink::new();
-        xml.expect_write().returning(|_, _, _| Ok(()));
+        stages_and_publishes(&mut xml);
         let service = Arc::new(service(repo, xml).with_lock_timeout(Duration::from_millis(50)));
         let slow = {
             let service = service.clone();
@@ -1092,7 +1187,8 @@ mod tests {
         });
         let mut seq = mockall::Sequence::new();
         let mut xml = MockXmlSink::new();
-        xml.expect_write().times(3).returning(|_, _, _| Ok(()));
+        xml.expect_stage().times(3).returning(|_, _, _| Ok(()));
+        xml.expect_publish().times(3).returning(|_, _| Ok(()));
         xml.expect_sync()
             .withf(|files| files.len() == 3)
             .times(1)
@@ -1121,6 +1217,59 @@ mod tests {
         assert_eq!(service.sync_pending().await.unwrap(), 0);
     }
 
+    /// A lone write is synced at once; writes that follow within `SYNC_EVERY` wait and are
+    /// synced together.
+    #[tokio::test(start_paused = true)]
+    async fn syncs_are_paced_under_a_stream_of_writes() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
+        repo.expect_save().returning(|_, _| Ok(OwedMark(1)));
+        repo.expect_clear_owed().returning(|_, _, _| Ok(()));
+        repo.expect_flush().returning(|| Ok(()));
+        let mut xml = MockXmlSink::new();
+        stages_and_publishes(&mut xml);
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = batches.clone();
+        xml.expect_sync().returning(move |files| {
+            seen.lock().unwrap().push(files.len());
+            Ok(())
+        });
+        let service = Arc::new(service(repo, xml));
+        tokio::spawn(service.clone().run_file_syncer());
+        let write = |n: i64| {
+            let service = service.clone();
+            async move {
+                service
+                    .patch_client(&tenant("A"), id(n), ClientInfoPatch::default())
+                    .await
+                    .unwrap();
+            }
+        };
+        let settle = || async {
+            for _ in 0..50 {
+                tokio::task::yield_now().await;
+            }
+        };
+        write(1).await;
+        settle().await;
+        assert_eq!(
+            *batches.lock().unwrap(),
+            [1],
+            "a lone write is synced at once"
+        );
+        write(2).await;
+        settle().await;
+        write(3).await;
+        settle().await;
+        assert_eq!(
+            *batches.lock().unwrap(),
+            [1],
+            "the next sync waits for its turn"
+        );
+        tokio::time::sleep(SYNC_EVERY * 2).await;
+        assert_eq!(*batches.lock().unwrap(), [1, 2]);
+    }
+
     #[tokio::test]
     async fn a_failed_sync_keeps_the_marks() {
         let mut repo = MockClientRepository::new();
@@ -1128,7 +1277,7 @@ mod tests {
         repo.expect_save().returning(|_, _| Ok(OwedMark(7)));
         repo.expect_clear_owed().never();
         let mut xml = MockXmlSink::new();
-        xml.expect_write().returning(|_, _, _| Ok(()));
+        stages_and_publishes(&mut xml);
         xml.expect_sync()
             .returning(|_| Err(IoFailure::Failed("EIO".into())));
         let service = service(repo, xml);

@@ -132,6 +132,37 @@ impl FsXmlSink {
     fn path(&self, tenant: &KeyName, id: ClientId) -> PathBuf {
         self.folder(tenant).join(format!("{id}.xml"))
     }
+
+    /// The one staged file a client can have (its writes take turns): a temporary name, so
+    /// the combiner never takes it and a start removes it.
+    fn staged_path(&self, tenant: &KeyName, id: ClientId) -> PathBuf {
+        self.folder(tenant)
+            .join(format!("{TEMP_PREFIX}{id}{TEMP_SUFFIX}"))
+    }
+}
+
+/// Writes `bytes` to `path`, replacing a file left there. Never follows a link, so a link
+/// planted under the temporary name cannot redirect the write.
+fn write_staged(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+            .open(path)
+    };
+    let mut file = match open() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            open()?
+        }
+        other => other?,
+    };
+    file.write_all(bytes)
 }
 
 /// Temporary files: the combiner only takes `*.xml`, so it never sees one.
@@ -233,6 +264,29 @@ impl XmlSink for FsXmlSink {
             .await
     }
 
+    async fn stage(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure> {
+        if let Some(space) = &self.space {
+            space.check()?;
+        }
+        let path = self.staged_path(tenant, id);
+        self.writer.run(move || write_staged(&path, &xml)).await
+    }
+
+    async fn publish(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
+        let (staged, path) = (self.staged_path(tenant, id), self.path(tenant, id));
+        self.writer.run(move || fs::rename(staged, path)).await
+    }
+
+    async fn discard(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
+        let staged = self.staged_path(tenant, id);
+        self.writer
+            .run(move || match fs::remove_file(&staged) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            })
+            .await
+    }
+
     async fn remove(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
         let path = self.path(tenant, id);
         self.writer
@@ -258,5 +312,67 @@ impl XmlSink for FsXmlSink {
 
     async fn pending_count(&self) -> Result<u64, IoFailure> {
         Ok(self.pending.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A staged file is invisible to the combiner (no `.xml` name) until it is published,
+    /// publishing replaces the client's file whole, and a discarded or crash-left staged
+    /// file goes.
+    #[tokio::test]
+    async fn staged_files_appear_only_when_published() {
+        let root = tempfile::TempDir::new().unwrap();
+        let sink = FsXmlSink::new(root.path().to_path_buf()).unwrap();
+        let (tenant, id) = (KeyName::new("A").unwrap(), ClientId::new(7).unwrap());
+        let folder = root.path().join("A");
+
+        sink.stage(&tenant, id, b"<one/>".to_vec()).await.unwrap();
+        assert_eq!(names(&folder), [".tmp-7.part"]);
+        assert_eq!(queue::count_xml_files(root.path()).unwrap(), 0);
+        sink.publish(&tenant, id).await.unwrap();
+        assert_eq!(names(&folder), ["7.xml"]);
+
+        sink.stage(&tenant, id, b"<two/>".to_vec()).await.unwrap();
+        assert_eq!(fs::read(folder.join("7.xml")).unwrap(), b"<one/>");
+        sink.discard(&tenant, id).await.unwrap();
+        sink.discard(&tenant, id).await.unwrap();
+        assert_eq!(names(&folder), ["7.xml"]);
+
+        // A longer leftover is replaced whole by the next stage.
+        fs::write(folder.join(".tmp-7.part"), b"left by a crash, and long").unwrap();
+        sink.stage(&tenant, id, b"<three/>".to_vec()).await.unwrap();
+        sink.publish(&tenant, id).await.unwrap();
+        assert_eq!(fs::read(folder.join("7.xml")).unwrap(), b"<three/>");
+
+        fs::write(folder.join(".tmp-8.part"), b"left by a crash").unwrap();
+        drop(sink);
+        FsXmlSink::new(root.path().to_path_buf()).unwrap();
+        assert_eq!(names(&folder), ["7.xml"]);
+    }
+
+    /// A link planted under a staged name is not followed: the file it points to stays.
+    #[tokio::test]
+    async fn staging_does_not_follow_a_planted_link() {
+        let root = tempfile::TempDir::new().unwrap();
+        let sink = FsXmlSink::new(root.path().to_path_buf()).unwrap();
+        let (tenant, id) = (KeyName::new("A").unwrap(), ClientId::new(7).unwrap());
+        let victim = root.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        fs::create_dir(root.path().join("A")).unwrap();
+        std::os::unix::fs::symlink(&victim, root.path().join("A/.tmp-7.part")).unwrap();
+        assert!(sink.stage(&tenant, id, b"<x/>".to_vec()).await.is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
     }
 }
