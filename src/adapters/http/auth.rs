@@ -29,7 +29,7 @@ async fn check_key(req: &Request, bearer: Bearer) -> Option<Arc<Tenant>> {
     let keys = req.data::<Arc<dyn KeyStore>>()?;
     let tenant = keys.authenticate(&bearer.token)?;
     if let Some(note) = req.extensions().get::<RequestNote>() {
-        note.set_key_name(tenant.key_name.as_str());
+        note.set_tenant(&tenant);
     }
     Some(tenant)
 }

@@ -39,15 +39,28 @@ impl ClientBody {
         write_list(&mut out, client.users());
         if let Some(record) = import {
             out.extend_from_slice(b",\"import\":");
-            // Small, and rare enough: the documented type writes it, so its date format
-            // cannot drift from the document's.
-            if let Some(value) = ImportOut::from(record).to_json() {
-                let _ = serde_json::to_writer(&mut out, &value);
-            }
+            write_import(&mut out, &ImportOut::from(record));
         }
         out.push(b'}');
         Self(out)
     }
+}
+
+/// The import part, field by field in the documented type's order; each value is written
+/// by its documented type, so the status names and the date format cannot drift from the
+/// document's.
+fn write_import(out: &mut Vec<u8>, import: &ImportOut) {
+    out.extend_from_slice(b"{\"status\":");
+    write_value(out, import.status.to_json());
+    if let Some(at) = &import.last_batch {
+        out.extend_from_slice(b",\"last_batch\":");
+        write_value(out, at.to_json());
+    }
+    let _ = write!(out, ",\"attempts\":{}}}", import.attempts);
+}
+
+fn write_value(out: &mut Vec<u8>, value: Option<serde_json::Value>) {
+    let _ = serde_json::to_writer(&mut *out, &value.unwrap_or_default());
 }
 
 fn write_list<'a, F: Fields + 'a>(out: &mut Vec<u8>, records: impl Iterator<Item = &'a F>) {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use poem::{Endpoint, IntoResponse, Request, Response};
 
 use super::metrics::Metrics;
+use crate::domain::tenant::Tenant;
 
 /// What the handlers learn about a request that the log line needs.
 #[derive(Clone, Default)]
@@ -17,13 +18,14 @@ pub struct RequestNote(Arc<NoteInner>);
 
 #[derive(Default)]
 struct NoteInner {
-    key_name: OnceLock<String>,
+    /// The tenant, shared rather than its name copied: most requests have one.
+    tenant: OnceLock<Arc<Tenant>>,
     client_id: OnceLock<u32>,
 }
 
 impl RequestNote {
-    pub fn set_key_name(&self, name: &str) {
-        let _ = self.0.key_name.set(name.to_owned());
+    pub fn set_tenant(&self, tenant: &Arc<Tenant>) {
+        let _ = self.0.tenant.set(tenant.clone());
     }
     pub fn set_client_id(&self, id: u32) {
         let _ = self.0.client_id.set(id);
@@ -97,7 +99,7 @@ impl std::fmt::Display for Peer {
 struct Entry {
     at: std::time::SystemTime,
     peer: Peer,
-    key_name: Option<String>,
+    tenant: Option<Arc<Tenant>>,
     method: &'static str,
     /// As the request sent it; made [`log_safe`] when written.
     path: String,
@@ -114,7 +116,7 @@ impl Entry {
             out,
             "{at} {} key_name={} {} {} client_id=",
             self.peer,
-            self.key_name.as_deref().unwrap_or("-"),
+            self.tenant.as_ref().map_or("-", |t| t.key_name.as_str()),
             self.method,
             log_safe(&self.path),
         )?;
@@ -305,13 +307,14 @@ impl<E: Endpoint> Endpoint for Logged<E> {
         let duration = started.elapsed();
         self.metrics.observe(method, &path, status, duration);
         // The handlers are done with the request, so the note is usually this one's alone.
-        let (key_name, client_id) = match Arc::try_unwrap(note.0) {
-            Ok(inner) => (inner.key_name.into_inner(), inner.client_id.into_inner()),
+        let (tenant, client_id) = match Arc::try_unwrap(note.0) {
+            Ok(inner) => (inner.tenant.into_inner(), inner.client_id.into_inner()),
             Err(shared) => (
-                shared.key_name.get().cloned(),
+                shared.tenant.get().cloned(),
                 shared.client_id.get().copied(),
             ),
         };
+        let key_name = tenant.as_ref().map(|t| t.key_name.as_str());
         // One line per request on standard error would pass journald's default rate limit
         // (10,000 lines per 30 s) at a few hundred requests per second, and cost a write each:
         // it is at debug level; the request log holds every request.
@@ -320,7 +323,7 @@ impl<E: Endpoint> Endpoint for Logged<E> {
         self.log.push(Entry {
             at,
             peer,
-            key_name,
+            tenant,
             method,
             path,
             client_id,

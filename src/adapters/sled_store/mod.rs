@@ -41,6 +41,9 @@ pub struct SledClientRepository {
     /// Every tenant's client ids, in memory: read at open, kept in step with each write. Lets
     /// listings and counts run without scanning the trees (a scan costs about 1 µs a key).
     ids: std::sync::RwLock<std::collections::HashMap<KeyName, std::collections::BTreeSet<u32>>>,
+    /// Each tenant's tree once opened: sled's `open_tree` wants the name as a new string and
+    /// looks it up under its own lock, on every request.
+    trees: std::sync::RwLock<std::collections::HashMap<KeyName, sled::Tree>>,
 }
 
 /// sled's segment size for new databases. With sled's default (512 KiB), a value above a
@@ -149,6 +152,7 @@ impl SledClientRepository {
             flush,
             space: None,
             ids: Default::default(),
+            trees: Default::default(),
         };
         let mut ids = std::collections::HashMap::new();
         let mut completed = false;
@@ -224,9 +228,17 @@ impl SledClientRepository {
     }
 
     fn tree(&self, tenant: &KeyName) -> Result<sled::Tree, IoFailure> {
-        self.db
+        if let Some(tree) = self.trees.read().ok().and_then(|t| t.get(tenant).cloned()) {
+            return Ok(tree);
+        }
+        let tree = self
+            .db
             .open_tree(format!("{TREE_PREFIX}{tenant}"))
-            .map_err(failure)
+            .map_err(failure)?;
+        if let Ok(mut trees) = self.trees.write() {
+            trees.insert(tenant.clone(), tree.clone());
+        }
+        Ok(tree)
     }
 
     /// Every client of every tenant, tenants by name and clients by id: the backup.
