@@ -142,7 +142,8 @@ impl FsXmlSink {
 }
 
 /// Writes `bytes` to `path`, replacing a file left there. Never follows a link, so a link
-/// planted under the temporary name cannot redirect the write.
+/// planted under the temporary name cannot redirect the write. Readable by the service's
+/// user only, like the files `write` makes: they hold contact data and passwords.
 fn write_staged(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let open = || {
@@ -150,6 +151,7 @@ fn write_staged(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(0o600)
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(path)
     };
@@ -343,6 +345,12 @@ mod tests {
         assert_eq!(queue::count_xml_files(root.path()).unwrap(), 0);
         sink.publish(&tenant, id).await.unwrap();
         assert_eq!(names(&folder), ["7.xml"]);
+        let mode = fs::metadata(folder.join("7.xml")).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600,
+            "as private as the files `write` makes"
+        );
 
         sink.stage(&tenant, id, b"<two/>".to_vec()).await.unwrap();
         assert_eq!(fs::read(folder.join("7.xml")).unwrap(), b"<one/>");
