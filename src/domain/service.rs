@@ -961,9 +961,9 @@ mod tests {
         assert_eq!(import, None);
     }
 
-    #[tokio::test]
-    async fn a_failed_xml_write_puts_the_old_state_back() {
-        let old = client(1, "Old");
+    /// A store holding `old` that takes the write of a client named "New" and then, as the
+    /// roll-back, `old` again, in that order.
+    fn repo_rolled_back_to(old: Client) -> MockClientRepository {
         let mut repo = MockClientRepository::new();
         let stored = old.clone();
         repo.expect_get()
@@ -974,12 +974,17 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(OwedMark(1)));
-        let restored = old.clone();
         repo.expect_save()
-            .withf(move |_, c| *c == restored)
+            .withf(move |_, c| *c == old)
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(OwedMark(2)));
+        repo
+    }
+
+    #[tokio::test]
+    async fn a_failed_xml_write_puts_the_old_state_back() {
+        let repo = repo_rolled_back_to(client(1, "Old"));
         // The file system is full when the new file is staged: nothing is put in place.
         let mut xml = MockXmlSink::new();
         xml.expect_stage()
@@ -1004,22 +1009,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_publish_puts_the_old_state_back_and_drops_the_staged_file() {
-        let old = client(1, "Old");
-        let mut repo = MockClientRepository::new();
-        let stored = old.clone();
-        repo.expect_get()
-            .returning(move |_, _| Ok(Some(stored.clone())));
-        let mut seq = mockall::Sequence::new();
-        repo.expect_save()
-            .withf(|_, c| c.info.name.as_str() == "New")
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(OwedMark(1)));
-        repo.expect_save()
-            .withf(move |_, c| *c == old)
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(OwedMark(2)));
+        let repo = repo_rolled_back_to(client(1, "Old"));
         let mut xml = MockXmlSink::new();
         xml.expect_stage()
             .withf(|_, i, bytes| *i == id(1) && String::from_utf8_lossy(bytes).contains("New"))

@@ -244,6 +244,14 @@ fn remove_durably(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Removes a file; `Ok` when it was not there.
+fn remove_if_there(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Runs file work on the blocking pool.
 pub(super) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> io::Result<T> + Send + 'static,
@@ -281,22 +289,12 @@ impl XmlSink for FsXmlSink {
 
     async fn discard(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
         let staged = self.staged_path(tenant, id);
-        self.writer
-            .run(move || match fs::remove_file(&staged) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            })
-            .await
+        self.writer.run(move || remove_if_there(&staged)).await
     }
 
     async fn remove(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
         let path = self.path(tenant, id);
-        self.writer
-            .run(move || match fs::remove_file(&path) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            })
-            .await
+        self.writer.run(move || remove_if_there(&path)).await
     }
 
     async fn sync(&self, files: &[(KeyName, ClientId)]) -> Result<(), IoFailure> {

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use super::{blocking, write_atomically};
+use super::{blocking, remove_if_there, write_atomically};
 use crate::ports::{IoFailure, PendingFile, Restored, XmlQueue};
 
 const STAGING: &str = "staging";
@@ -91,13 +91,6 @@ fn move_file(from: &Path, to: &Path) -> io::Result<()> {
         fs::create_dir_all(parent)?;
     }
     fs::rename(from, to)
-}
-
-fn remove_if_there(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
 }
 
 #[async_trait]
