@@ -20,13 +20,13 @@ use crate::ports::{
     ClientRepository, Clock, ImportStateReader, IoFailure, KeyStore, OwedMark, XmlSink,
 };
 
-/// Why a request to the service failed. Every variant leaves storage and files unchanged.
 /// The shortest time between two syncs of the XML files. Each sync is a journal commit of
 /// the whole file system (and one storage flush for the cleared marks); under a stream of
 /// writes, pacing them keeps that cost per batch instead of per handful of files. Files and
 /// their owed marks trail the answers by at most about this long, plus the sync itself.
 const SYNC_EVERY: Duration = Duration::from_millis(20);
 
+/// Why a request to the service failed. Every variant leaves storage and files unchanged.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
     #[error("client does not exist")]
@@ -398,26 +398,17 @@ impl ClientService {
                 // that a crash could still take back.
                 let (saved, staged) =
                     tokio::join!(self.repo.save(key, &client), self.xml.stage(key, id, xml));
-                let written = match (saved, staged) {
-                    (Ok(mark), Ok(())) => {
-                        let published = self.xml.publish(key, id).await;
-                        if published.is_err() {
-                            self.discard_staged(key, id).await;
-                        }
-                        (mark, published)
-                    }
-                    (Ok(mark), Err(e)) => {
+                let mark = match saved {
+                    Ok(mark) => mark,
+                    Err(e) => {
                         self.discard_staged(key, id).await;
-                        (mark, Err(e))
-                    }
-                    (Err(e), staged) => {
-                        if staged.is_ok() {
-                            self.discard_staged(key, id).await;
-                        }
                         return Err(ServiceError::Storage(e));
                     }
                 };
-                (Some(client), written)
+                (
+                    Some(client),
+                    (mark, self.put_in_place(key, id, staged).await),
+                )
             }
             Change::Delete => {
                 let mark = self
@@ -438,6 +429,23 @@ impl ClientService {
                 Err(ServiceError::Xml(e))
             }
         }
+    }
+
+    /// Publishes a file that `staged` says was staged; on any failure the staged file goes.
+    async fn put_in_place(
+        &self,
+        key: &KeyName,
+        id: ClientId,
+        staged: Result<(), IoFailure>,
+    ) -> Result<(), IoFailure> {
+        let placed = match staged {
+            Ok(()) => self.xml.publish(key, id).await,
+            Err(e) => Err(e),
+        };
+        if placed.is_err() {
+            self.discard_staged(key, id).await;
+        }
+        placed
     }
 
     /// Removes a staged file that will not be published. One left behind does no harm: the
@@ -532,10 +540,12 @@ impl ClientService {
         }
     }
 
+    /// Writes the client's file from its stored state, outside a write (the caller holds the
+    /// client's turn): staged and put in place, as a write does.
     async fn write_file(&self, tenant: &Tenant, client: &Client) -> Result<(), ServiceError> {
-        let xml = render(tenant, client)?;
-        self.xml
-            .write(&tenant.key_name, client.id, xml)
+        let (key, id) = (&tenant.key_name, client.id);
+        let staged = self.xml.stage(key, id, render(tenant, client)?).await;
+        self.put_in_place(key, id, staged)
             .await
             .map_err(ServiceError::Xml)
     }
@@ -1145,10 +1155,14 @@ mod tests {
             .times(1)
             .returning(|_, _, _| Ok(()));
         let mut xml = MockXmlSink::new();
-        xml.expect_write()
+        xml.expect_stage()
             .withf(|_, i, bytes| *i == id(1) && String::from_utf8_lossy(bytes).contains("Kept"))
             .times(1)
             .returning(|_, _, _| Ok(()));
+        xml.expect_publish()
+            .withf(|_, i| *i == id(1))
+            .times(1)
+            .returning(|_, _| Ok(()));
         xml.expect_remove()
             .withf(|_, i| *i == id(2))
             .times(1)

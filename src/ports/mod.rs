@@ -178,18 +178,16 @@ pub trait ClientRepository: Send + Sync {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait XmlSink: Send + Sync {
-    /// Replaces the client's file atomically: a reader sees the old or the new file, never a
-    /// part of one. The new file is durable only once `sync` has covered it.
-    async fn write(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure>;
-
-    /// The first half of `write`, done while storage makes the change durable: writes the
-    /// client's next file where no reader (the combiner) takes it, and where a crash leaves
-    /// nothing that a start does not remove. The caller holds the client's turn, so a
-    /// client has at most one staged file; a new `stage` replaces one left over.
+    /// The first half of replacing the client's file, done while storage makes the change
+    /// durable: writes the client's next file where no reader (the combiner) takes it, and
+    /// where a crash leaves nothing that a start does not remove. The caller holds the
+    /// client's turn, so a client has at most one staged file; a new `stage` replaces one
+    /// left over.
     async fn stage(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure>;
 
     /// The second half: puts the staged file in place of the client's file atomically (a
-    /// reader sees the old or the new file). Durable once `sync` has covered it.
+    /// reader sees the old or the new file, never a part of one). Durable once `sync` has
+    /// covered it.
     async fn publish(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure>;
 
     /// Removes a staged file that will not be published; `Ok` when there is none.

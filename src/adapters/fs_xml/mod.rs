@@ -143,7 +143,7 @@ impl FsXmlSink {
 
 /// Writes `bytes` to `path`, replacing a file left there. Never follows a link, so a link
 /// planted under the temporary name cannot redirect the write. Readable by the service's
-/// user only, like the files `write` makes: they hold contact data and passwords.
+/// user only, like the files `tempfile` makes: they hold contact data and passwords.
 fn write_staged(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let open = || {
@@ -198,11 +198,6 @@ pub fn refuse_linked_tenant_folders(root: &Path) -> io::Result<()> {
 /// fsync of the folder. The temp file's name does not end in `.xml`, so the combiner never
 /// picks a half-written file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace_file(path, bytes, true)
-}
-
-/// As [`write_atomically`]; without `durable`, the fsyncs are left to a later [`sync_files`].
-fn replace_file(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -213,14 +208,9 @@ fn replace_file(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
         .suffix(TEMP_SUFFIX)
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
-    if durable {
-        tmp.as_file().sync_all()?;
-    }
+    tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    if durable {
-        sync_dir(dir)?;
-    }
-    Ok(())
+    sync_dir(dir)
 }
 
 /// Makes files written or removed without their fsyncs durable: one `syncfs` of the file
@@ -264,16 +254,6 @@ pub(super) async fn blocking<T: Send + 'static>(
 
 #[async_trait]
 impl XmlSink for FsXmlSink {
-    async fn write(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure> {
-        if let Some(space) = &self.space {
-            space.check()?;
-        }
-        let path = self.path(tenant, id);
-        self.writer
-            .run(move || replace_file(&path, &xml, false))
-            .await
-    }
-
     async fn stage(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure> {
         if let Some(space) = &self.space {
             space.check()?;
@@ -347,7 +327,7 @@ mod tests {
         assert_eq!(
             std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
             0o600,
-            "as private as the files `write` makes"
+            "as private as the files `tempfile` makes"
         );
 
         sink.stage(&tenant, id, b"<two/>".to_vec()).await.unwrap();

@@ -306,14 +306,10 @@ impl<E: Endpoint> Endpoint for Logged<E> {
         let status = response.status().as_u16();
         let duration = started.elapsed();
         self.metrics.observe(method, &path, status, duration);
-        // The handlers are done with the request, so the note is usually this one's alone.
-        let (tenant, client_id) = match Arc::try_unwrap(note.0) {
-            Ok(inner) => (inner.tenant.into_inner(), inner.client_id.into_inner()),
-            Err(shared) => (
-                shared.tenant.get().cloned(),
-                shared.client_id.get().copied(),
-            ),
-        };
+        let (tenant, client_id) = (
+            note.0.tenant.get().cloned(),
+            note.0.client_id.get().copied(),
+        );
         let key_name = tenant.as_ref().map(|t| t.key_name.as_str());
         // One line per request on standard error would pass journald's default rate limit
         // (10,000 lines per 30 s) at a few hundred requests per second, and cost a write each:
