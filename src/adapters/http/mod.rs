@@ -16,6 +16,7 @@ mod clients;
 mod document;
 mod field_errors;
 mod field_schema;
+mod front;
 mod guard;
 mod health;
 mod imports;
@@ -32,7 +33,7 @@ mod zones;
 use std::sync::Arc;
 
 use poem::web::Html;
-use poem::{Endpoint, EndpointExt, Request, Route};
+use poem::{Endpoint, Request, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 pub use guard::GuardedAcceptor;
@@ -44,8 +45,8 @@ use crate::domain::fields::Invalid;
 use crate::ports::{ClientApi, KeyStore};
 use auth::ApiKey;
 use field_errors::ValidationErrors;
+use front::Front;
 use param::IdHeader;
-use problem::error_response;
 
 const TITLE: &str = "Patriot API";
 const DESCRIPTION: &str = "Register alarm clients (monitored sites), their zones and contact \
@@ -166,40 +167,6 @@ fn browser_safe(response: impl poem::IntoResponse) -> poem::Response {
     response
 }
 
-/// The methods of each path, for the `Allow` header of a 405.
-type AllowedMethods = Arc<std::collections::HashMap<String, String>>;
-
-/// Middleware that adds `Allow` to a 405 (poem's routes answer 405 without it).
-fn allow_on_405<E: Endpoint + 'static>(
-    allowed: AllowedMethods,
-) -> impl Fn(
-    Arc<E>,
-    Request,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = poem::Result<poem::Response>> + Send>,
-> + Send
-       + Sync
-       + 'static {
-    move |ep, req| {
-        let allowed = allowed.clone();
-        Box::pin(async move {
-            let path = req.uri().path().trim_end_matches('/').to_owned();
-            let mut response = poem::IntoResponse::into_response(ep.call(req).await?);
-            if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
-                if let Some(value) = allowed
-                    .get(&path)
-                    .and_then(|m| poem::http::HeaderValue::from_str(m).ok())
-                {
-                    response
-                        .headers_mut()
-                        .insert(poem::http::header::ALLOW, value);
-                }
-            }
-            Ok(response)
-        })
-    }
-}
-
 /// The whole HTTP application: API, Swagger UI at `/docs`, the document at `/openapi.json`
 /// and `/openapi.yaml`, every error as problem+json (a 405 with `Allow`), every request
 /// logged; `/metrics` (GET only) on the main port or apart, as `place` says.
@@ -244,19 +211,23 @@ pub fn app(
     if place == MetricsPlace::Main {
         routes = routes.at("/metrics", metrics_route());
     }
-    let routes = routes
-        .nest("/", service)
-        .catch_all_error(|err| async move { error_response(err) })
-        .around(allow_on_405(allowed.clone()))
-        .data(keys)
-        .data(api.clone())
-        .data(metrics.clone());
-    let apart = Route::new()
-        .at("/metrics", metrics_route())
-        .catch_all_error(|err| async move { error_response(err) })
-        .around(allow_on_405(allowed))
-        .data(api)
-        .data(metrics.clone());
+    let routes = Front {
+        inner: front::Dispatch {
+            pages: routes,
+            service: poem::IntoEndpoint::into_endpoint(service),
+        },
+        keys: Some(keys),
+        api: api.clone(),
+        metrics: metrics.clone(),
+        allowed: allowed.clone(),
+    };
+    let apart = Front {
+        inner: Route::new().at("/metrics", metrics_route()),
+        keys: None,
+        api,
+        metrics: metrics.clone(),
+        allowed,
+    };
     Apps {
         api: log.wrap(routes, metrics),
         metrics: apart,
