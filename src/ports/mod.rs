@@ -179,10 +179,10 @@ pub trait ClientRepository: Send + Sync {
 #[async_trait]
 pub trait XmlSink: Send + Sync {
     /// The first half of replacing the client's file, done while storage makes the change
-    /// durable: writes the client's next file where no reader (the combiner) takes it, and
-    /// where a crash leaves nothing that a start does not remove. The caller holds the
-    /// client's turn, so a client has at most one staged file; a new `stage` replaces one
-    /// left over.
+    /// durable: writes the client's next file where no reader (the combiner) takes it. The
+    /// caller holds the client's turn, so a client has at most one staged file; a new
+    /// `stage` replaces whatever one holds (left over by a crash, or kept between writes)
+    /// whole.
     async fn stage(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure>;
 
     /// The second half: puts the staged file in place of the client's file atomically (a
@@ -193,7 +193,8 @@ pub trait XmlSink: Send + Sync {
     /// Removes a staged file that will not be published; `Ok` when there is none.
     async fn discard(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure>;
 
-    /// Removes the client's file; `Ok` when it was not there. Durable once `sync` covered it.
+    /// Removes the client's file and anything kept for it (a deleted client's data does not
+    /// linger); `Ok` when it was not there. Durable once `sync` covered it.
     async fn remove(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure>;
 
     /// Makes the current files (or their absence) of these clients durable.

@@ -262,16 +262,28 @@ async fn run(ops: Vec<(usize, Op)>) -> Result<(), TestCaseError> {
     }
     // The files: each tenant's folder holds exactly its clients, with its own ids and data.
     for (t, (_, folder, port)) in TENANTS.iter().enumerate() {
-        let mut on_disk = BTreeSet::new();
+        let (mut on_disk, mut staged) = (BTreeSet::new(), BTreeSet::new());
         if let Ok(entries) = std::fs::read_dir(xml_dir.join(folder)) {
             for entry in entries {
                 let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-                on_disk.insert(name.strip_suffix(".xml").unwrap().parse::<u32>().unwrap());
+                // A client's staged file holds its version before last, kept for its next write.
+                match name
+                    .strip_prefix(".tmp-")
+                    .and_then(|n| n.strip_suffix(".part"))
+                {
+                    Some(id) => staged.insert(id.parse::<u32>().unwrap()),
+                    None => {
+                        on_disk.insert(name.strip_suffix(".xml").unwrap().parse::<u32>().unwrap())
+                    }
+                };
             }
         }
-        prop_assert_eq!(
-            &on_disk,
-            &models[t].keys().copied().collect::<BTreeSet<u32>>()
+        let ids = models[t].keys().copied().collect::<BTreeSet<u32>>();
+        prop_assert_eq!(&on_disk, &ids);
+        prop_assert!(
+            staged.is_subset(&ids),
+            "staged files of other or deleted clients: {:?}",
+            staged
         );
         for (id, m) in &models[t] {
             let xml =

@@ -344,7 +344,8 @@ async fn the_written_file_is_the_golden_file() {
 }
 
 /// Temporary files a crash left behind (`.tmp-*.part`) are removed at start; other files in
-/// the tenant folder stay.
+/// the tenant folder stay, and so do clients' staged files (`.tmp-<id>.part`, kept between
+/// writes), which the client's next write overwrites whole before putting it in place.
 #[tokio::test]
 async fn leftover_temporary_files_are_removed_at_start() {
     let dir = tempfile::TempDir::new().unwrap();
@@ -356,11 +357,24 @@ async fn leftover_temporary_files_are_removed_at_start() {
     }
     std::fs::write(folder.join("notes.txt"), "operator's").unwrap();
     std::fs::write(folder.join(".tmp-kept"), "no .part suffix").unwrap();
+    let junk = "<Clients><Client><Name>left by a crash, longer than the client</Name>".repeat(40);
+    std::fs::write(folder.join(".tmp-9.part"), &junk).unwrap();
     let app = TestApp::spawn_in(dir).await;
-    let mut left: Vec<String> = std::fs::read_dir(app.path("out/clients/TenantA"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    left.sort();
-    assert_eq!(left, [".tmp-kept", "notes.txt"]);
+    let left = || {
+        let mut left: Vec<String> = std::fs::read_dir(app.path("out/clients/TenantA"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        left
+    };
+    assert_eq!(left(), [".tmp-9.part", ".tmp-kept", "notes.txt"]);
+
+    app.create_client(KEY_A, 9, "Ni").await;
+    let xml = app.xml("TenantA", 9).unwrap();
+    assert!(
+        xml.ends_with("</Clients>\n") && !xml.contains("left by a crash"),
+        "{xml}"
+    );
+    assert_eq!(left(), [".tmp-kept", "9.xml", "notes.txt"]);
 }
