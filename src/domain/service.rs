@@ -449,7 +449,7 @@ impl ClientService {
     }
 
     /// Removes a staged file that will not be published. One left behind does no harm: the
-    /// combiner does not take it, the client's next write replaces it, a start removes it.
+    /// combiner does not take it, and the client's next write overwrites it whole.
     async fn discard_staged(&self, key: &KeyName, id: ClientId) {
         if let Err(e) = self.xml.discard(key, id).await {
             tracing::warn!(key_name = %key, client_id = %id, error = %e,
