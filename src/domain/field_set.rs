@@ -50,6 +50,18 @@ macro_rules! field_set {
                 $( visit($name, $crate::domain::fields::FieldType::value(&self.$field))?; )*
                 Ok(())
             }
+
+            fn try_for_each_kept_field<E>(
+                &self,
+                mut visit: impl FnMut(&'static str, $crate::domain::fields::FieldValue<'_>) -> Result<(), E>,
+            ) -> Result<(), E> {
+                $(
+                    if !field_set!(@at_default $default, self.$field, $T) {
+                        visit($name, $crate::domain::fields::FieldType::value(&self.$field))?;
+                    }
+                )*
+                Ok(())
+            }
         }
 
         impl $crate::domain::field_set::PartialFields for $Partial {
@@ -111,6 +123,8 @@ macro_rules! field_set {
             }
         }
     };
+    (@at_default default, $value:expr, $T:ty) => { $value == <$T as Default>::default() };
+    (@at_default $other:ident, $value:expr, $T:ty) => { false };
     (@is_required required) => { true };
     (@is_required $other:ident) => { false };
     (@fill default, $value:expr, $name:tt) => {
@@ -130,6 +144,14 @@ pub trait Fields {
     /// Calls `visit` with every field's name (its JSON key and XML tag) and value, in the
     /// order of the contract.
     fn try_for_each_field<E>(
+        &self,
+        visit: impl FnMut(&'static str, FieldValue<'_>) -> Result<(), E>,
+    ) -> Result<(), E>;
+
+    /// Like [`Fields::try_for_each_field`], without the fields that a partial record lacking
+    /// them completes to the same value: those with a `default` that hold it. A record that
+    /// keeps only these fields reads back whole ([`PartialFields::complete`]).
+    fn try_for_each_kept_field<E>(
         &self,
         visit: impl FnMut(&'static str, FieldValue<'_>) -> Result<(), E>,
     ) -> Result<(), E>;

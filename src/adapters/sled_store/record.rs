@@ -1,10 +1,12 @@
 //! The stored form of a client, owned by this adapter and separate from the domain model.
 //!
 //! The first byte names the layout:
-//! - `2` (written now): postcard of [`ClientRecord`], every field stored with its name
-//!   (its JSON key and XML tag). A field added to the domain is simply absent from older
-//!   records and takes its default when they are read; a field removed or renamed needs a
-//!   step in [`decode`] that maps the old name. No migration pass over the database is needed.
+//! - `2` (written now): postcard of [`ClientRecord`], each field stored with its name (its
+//!   JSON key and XML tag). A field absent from a record takes its default when it is read:
+//!   so a field added to the domain needs nothing for older records, and a field that holds
+//!   its default is not stored at all (records written before that rule hold every field,
+//!   and read the same). A field removed or renamed needs a step in [`decode`] that maps the
+//!   old name. No migration pass over the database is needed.
 //! - `1`: postcard of the positional layout of version 0.1.0 ([`ClientV1`]); read only.
 //! - `{`: JSON of that same layout, from before postcard; read only.
 //!
@@ -46,9 +48,11 @@ struct ClientRecord<'a> {
     users: Vec<NamedValues<'a>>,
 }
 
+/// The fields a record keeps: a field that holds its default is left out, since reading a
+/// record without it gives it that default (the same rule that lets a field be added).
 fn named(record: &impl Fields) -> NamedValues<'static> {
     let mut out = Vec::with_capacity(24);
-    let _ = record.try_for_each_field(|name, value| {
+    let _ = record.try_for_each_kept_field(|name, value| {
         let value = match value {
             FieldValue::Text(t) => StoredValue::Text(t.into_owned()),
             FieldValue::Integer(n) => StoredValue::Integer(n),
@@ -137,19 +141,70 @@ mod tests {
     #[test]
     fn every_golden_record_reads_as_the_same_client() {
         let expected = sample_client_full();
-        for name in ["record-v1.postcard", "record-v0.json", "record-v2.postcard"] {
+        for name in [
+            "record-v1.postcard",
+            "record-v0.json",
+            "record-v2.postcard",
+            "record-v2-kept.postcard",
+        ] {
             assert_eq!(decode(&golden(name)).unwrap(), expected, "{name}");
         }
     }
 
     /// Layout 2 is what the code writes now: a change to it shows here, and needs a new golden
-    /// file (and the old one kept) rather than an edit.
+    /// file (and the old one kept) rather than an edit. `record-v2.postcard` was written when
+    /// every field was stored; `record-v2-kept.postcard` since fields at their default are not.
     #[test]
     fn the_current_layout_is_the_committed_one() {
         assert_eq!(
             encode(&sample_client_full()).unwrap(),
-            golden("record-v2.postcard")
+            golden("record-v2-kept.postcard")
         );
+    }
+
+    /// A field at its default is not stored, and the client reads back whole: a client with
+    /// only a name keeps a fraction of the fields, and the same client with every field
+    /// stored (as records were written before) reads the same.
+    #[test]
+    fn fields_at_their_default_are_not_stored() {
+        let client = crate::domain::client::sample_client(9, "Ola");
+        let bytes = encode(&client).unwrap();
+        let record: ClientRecord = postcard::from_bytes(&bytes[1..]).unwrap();
+        let names: Vec<&str> = record.info.iter().map(|(n, _)| *n).collect();
+        assert!(
+            names.contains(&"Name") && !names.contains(&"Alias"),
+            "{names:?}"
+        );
+        assert!(
+            names.len() < crate::domain::client::ClientInfo::NAMES.len() / 2,
+            "{names:?}"
+        );
+        assert_eq!(decode(&bytes).unwrap(), client);
+
+        let full = ClientRecord {
+            id: client.id.get(),
+            created_on: client.created_on.as_str().to_owned(),
+            info: every_field(&client.info),
+            zones: client.zones().map(every_field).collect(),
+            users: client.users().map(every_field).collect(),
+        };
+        assert_eq!(from_record(full).unwrap(), client);
+    }
+
+    fn every_field(record: &impl Fields) -> NamedValues<'static> {
+        let mut out = Vec::new();
+        let _ = record.try_for_each_field(|name, value| {
+            out.push((
+                name,
+                match value {
+                    FieldValue::Text(t) => StoredValue::Text(t.into_owned()),
+                    FieldValue::Integer(n) => StoredValue::Integer(n),
+                    FieldValue::Flag(b) => StoredValue::Flag(b),
+                },
+            ));
+            Ok::<_, ()>(())
+        });
+        out
     }
 
     /// What a record written before a field existed looks like: the field is absent. It is
