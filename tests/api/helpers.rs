@@ -10,6 +10,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+/// The client id of a staged file's name (`.tmp-<id>.part`): the service keeps one per
+/// client between writes, holding its version before last; the combiner never takes it.
+pub fn staged_file_id(name: &str) -> Option<u32> {
+    name.strip_prefix(".tmp-")?
+        .strip_suffix(".part")?
+        .parse()
+        .ok()
+}
+
 pub const KEY_A: &str = "key-a-secret";
 pub const KEY_B: &str = "key-b-secret";
 pub const KEY_DISABLED: &str = "key-disabled-secret";

@@ -300,11 +300,7 @@ async fn crash_under_load_loses_no_acknowledged_write() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         // A staged file (a client's version before last, or a write the crash cut short) is
         // never taken by the combiner; the next write to its client overwrites it whole.
-        if name
-            .strip_prefix(".tmp-")
-            .and_then(|n| n.strip_suffix(".part"))
-            .is_some_and(|id| id.parse::<u32>().is_ok())
-        {
+        if crate::helpers::staged_file_id(&name).is_some() {
             continue;
         }
         let id: u32 = name

@@ -266,12 +266,8 @@ async fn run(ops: Vec<(usize, Op)>) -> Result<(), TestCaseError> {
         if let Ok(entries) = std::fs::read_dir(xml_dir.join(folder)) {
             for entry in entries {
                 let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-                // A client's staged file holds its version before last, kept for its next write.
-                match name
-                    .strip_prefix(".tmp-")
-                    .and_then(|n| n.strip_suffix(".part"))
-                {
-                    Some(id) => staged.insert(id.parse::<u32>().unwrap()),
+                match crate::helpers::staged_file_id(&name) {
+                    Some(id) => staged.insert(id),
                     None => {
                         on_disk.insert(name.strip_suffix(".xml").unwrap().parse::<u32>().unwrap())
                     }

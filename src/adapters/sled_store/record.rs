@@ -53,15 +53,18 @@ struct ClientRecord<'a> {
 fn named(record: &impl Fields) -> NamedValues<'static> {
     let mut out = Vec::with_capacity(24);
     let _ = record.try_for_each_kept_field(|name, value| {
-        let value = match value {
-            FieldValue::Text(t) => StoredValue::Text(t.into_owned()),
-            FieldValue::Integer(n) => StoredValue::Integer(n),
-            FieldValue::Flag(b) => StoredValue::Flag(b),
-        };
-        out.push((name, value));
+        out.push((name, stored(value)));
         Ok::<_, ()>(())
     });
     out
+}
+
+fn stored(value: FieldValue<'_>) -> StoredValue {
+    match value {
+        FieldValue::Text(t) => StoredValue::Text(t.into_owned()),
+        FieldValue::Integer(n) => StoredValue::Integer(n),
+        FieldValue::Flag(b) => StoredValue::Flag(b),
+    }
 }
 
 /// The values are moved into the client, not copied.
@@ -194,14 +197,7 @@ mod tests {
     fn every_field(record: &impl Fields) -> NamedValues<'static> {
         let mut out = Vec::new();
         let _ = record.try_for_each_field(|name, value| {
-            out.push((
-                name,
-                match value {
-                    FieldValue::Text(t) => StoredValue::Text(t.into_owned()),
-                    FieldValue::Integer(n) => StoredValue::Integer(n),
-                    FieldValue::Flag(b) => StoredValue::Flag(b),
-                },
-            ));
+            out.push((name, stored(value)));
             Ok::<_, ()>(())
         });
         out
