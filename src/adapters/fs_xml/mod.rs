@@ -155,16 +155,23 @@ impl FsXmlSink {
 fn write_staged(path: &Path, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let mut file = open_staged(path)?;
+    let mut meta = file.metadata()?;
     // A second name on the inode is the combiner's (a restore links a claimed file back, and
     // an exchange can take that file an instant before the combiner removes its own name):
     // never write into a file someone else may read.
-    if file.metadata()?.nlink() > 1 {
+    if meta.nlink() > 1 {
         drop(file);
         remove_if_there(path)?;
         file = open_staged(path)?;
+        meta = file.metadata()?;
     }
     file.write_all(bytes)?;
-    file.set_len(bytes.len() as u64)
+    // Only a longer old version leaves bytes past the new end; cutting a file to the length
+    // it has is a journalled change all the same (1 % of a create's samples).
+    if meta.len() > bytes.len() as u64 {
+        file.set_len(bytes.len() as u64)?;
+    }
+    Ok(())
 }
 
 fn open_staged(path: &Path) -> io::Result<File> {

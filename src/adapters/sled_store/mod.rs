@@ -204,6 +204,14 @@ impl SledClientRepository {
             .is_ok_and(|ids| ids.get(tenant).is_some_and(|set| set.contains(&id.get())))
     }
 
+    /// Whether the index says the client is not stored, so that sled need not be asked. A
+    /// poisoned index says nothing, and sled is asked.
+    fn surely_absent(&self, tenant: &KeyName, id: ClientId) -> bool {
+        self.ids
+            .read()
+            .is_ok_and(|ids| ids.get(tenant).is_none_or(|set| !set.contains(&id.get())))
+    }
+
     /// Records in the id index which clients a write made present or absent.
     fn index(&self, tenant: &KeyName, present: &[(u32, bool)]) {
         if present.is_empty() {
@@ -426,6 +434,11 @@ impl<'t> Undoable<'t> {
 #[async_trait]
 impl ClientRepository for SledClientRepository {
     async fn get(&self, tenant: &KeyName, id: ClientId) -> Result<Option<Client>, IoFailure> {
+        // Every create asks first whether the client exists; the index answers that without
+        // a descent of the tree (4 us of a create's 64 us of user CPU, bench/notes.md).
+        if self.surely_absent(tenant, id) {
+            return Ok(None);
+        }
         let Some(bytes) = self
             .tree(tenant)?
             .get(record_key(CLIENT, id))
@@ -483,18 +496,17 @@ impl ClientRepository for SledClientRepository {
         id: ClientId,
         mark: OwedMark,
     ) -> Result<(), IoFailure> {
-        let key = record_key(OWED, id);
-        let tree = self.tree(tenant)?;
-        let Some(current) = tree.get(key).map_err(failure)? else {
-            return Ok(());
-        };
-        let current_mark = <[u8; 8]>::try_from(current.as_ref()).map_or(0, u64::from_be_bytes);
-        if current_mark == mark.0 {
-            // Compare-and-swap: a write that marks the client meanwhile keeps its mark.
-            let _ = tree
-                .compare_and_swap(key, Some(current), None as Option<&[u8]>)
-                .map_err(failure)?;
-        }
+        // Compare-and-swap against the mark itself: a write that marked the client again
+        // meanwhile keeps its mark (the swap then fails, which is the answer wanted), and no
+        // read of the mark is needed first.
+        let _ = self
+            .tree(tenant)?
+            .compare_and_swap(
+                record_key(OWED, id),
+                Some(&mark.0.to_be_bytes()[..]),
+                None as Option<&[u8]>,
+            )
+            .map_err(failure)?;
         Ok(())
     }
 
