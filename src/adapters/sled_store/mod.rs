@@ -1,10 +1,12 @@
 //! The client repository on sled, the embedded database.
 //!
 //! One tree per tenant (`clients/<key_name>`), so no lookup can reach another tenant's data.
-//! Inside a tree, `c<id>` holds the client and `o<id>` marks its XML file as owed; they are
-//! written one key at a time, the mark first (`apply_durably` says why that is safe and why
-//! not a batch). Durability comes from [`GroupFlush`]: writers that arrive while a flush
-//! runs share the next one.
+//! Inside a tree, `c<id>` holds the client and `i<id>` says it is there; the value of `i<id>`
+//! is empty, or the owed mark of the client's XML file while that file is not yet durable.
+//! A deleted client's file is owed by `o<id>`, since its `i<id>` goes with it. The keys are
+//! written one at a time, the mark first (`apply_durably` says why that is safe and why not
+//! a batch). Durability comes from [`GroupFlush`]: writers that arrive while a flush runs
+//! share the next one.
 
 pub mod group_flush;
 mod record;
@@ -24,9 +26,12 @@ use group_flush::GroupFlush;
 
 const TREE_PREFIX: &str = "clients/";
 const CLIENT: u8 = b'c';
+/// The owed mark of a deleted client's file (and, in databases written by earlier builds, of every
+/// client's file).
 const OWED: u8 = b'o';
-/// A key with no value per stored client, written with the client: the id
-/// index is read from these at start. sled keeps values inline in its leaves, so a scan of
+/// A key per stored client, written with the client: the id index is read from these at
+/// start. Its value is empty, or the owed mark of the client's file (a save owes its file
+/// here, so a create writes two keys rather than three). sled keeps values inline in its leaves, so a scan of
 /// the client keys pages in every client (about 70 MB held after start with 100,000); these
 /// keys sit in leaves of their own.
 const PRESENT: u8 = b'i';
@@ -95,20 +100,32 @@ fn record_key_of(kind: u8, id: u32) -> [u8; 5] {
     key
 }
 
+/// The owed mark a present key's value holds, if any.
+fn mark_in(value: &[u8]) -> Option<OwedMark> {
+    <[u8; 8]>::try_from(value)
+        .ok()
+        .map(|b| OwedMark(u64::from_be_bytes(b)))
+}
+
 /// Makes the present keys of owed clients agree with their records again. A crash between
 /// the single-key writes of [`SledClientRepository::apply_durably`] can leave a present key
-/// without its record or a record without its present key, and only on a client whose owed
-/// mark was written first, so the owed clients are all there is to check. Returns whether
-/// it changed anything.
+/// without its record (a create or a delete cut short) or, in a database written by an
+/// earlier build, a record without its present key; only on a client whose owed mark was written
+/// first, so the owed clients are all there is to check. A present key that goes takes its
+/// mark along, so the mark moves to an `o` key: the file stays owed (to be made absent).
+/// Returns whether it changed anything.
 fn repair_present_keys(
     tree: &sled::Tree,
     ids: &mut std::collections::BTreeSet<u32>,
+    marked: &[(u32, OwedMark)],
 ) -> Result<bool, IoFailure> {
-    let mut changed = false;
+    let mut owed: Vec<(u32, Option<OwedMark>)> =
+        marked.iter().map(|&(id, m)| (id, Some(m))).collect();
     for key in tree.scan_prefix([OWED]).keys() {
-        let Some(id) = id_of(&key.map_err(failure)?) else {
-            continue;
-        };
+        owed.extend(id_of(&key.map_err(failure)?).map(|id| (id, None)));
+    }
+    let mut changed = false;
+    for (id, mark) in owed {
         let stored = tree
             .contains_key(record_key_of(CLIENT, id))
             .map_err(failure)?;
@@ -117,6 +134,10 @@ fn repair_present_keys(
             ids.insert(id);
             changed = true;
         } else if !stored && ids.contains(&id) {
+            if let Some(mark) = mark {
+                tree.insert(record_key_of(OWED, id), &mark.0.to_be_bytes())
+                    .map_err(failure)?;
+            }
             tree.remove(present_key(id)).map_err(failure)?;
             ids.remove(&id);
             changed = true;
@@ -165,8 +186,16 @@ impl SledClientRepository {
                 CLIENT
             };
             let mut set = std::collections::BTreeSet::new();
-            for key in tree.scan_prefix([kind]).keys() {
-                set.extend(id_of(&key.map_err(failure)?));
+            let mut marked = Vec::new();
+            for entry in tree.scan_prefix([kind]) {
+                let (key, value) = entry.map_err(failure)?;
+                let Some(id) = id_of(&key) else {
+                    continue;
+                };
+                set.insert(id);
+                if kind == PRESENT {
+                    marked.extend(mark_in(&value).map(|mark| (id, mark)));
+                }
             }
             if kind == CLIENT {
                 // In chunks, each flushed: unflushed, 100,000 keys held sled at 500 MB. A start
@@ -180,7 +209,7 @@ impl SledClientRepository {
                 }
                 tree.insert(PRESENT_COMPLETE, &[]).map_err(failure)?;
             }
-            repaired |= repair_present_keys(&tree, &mut set)?;
+            repaired |= repair_present_keys(&tree, &mut set, &marked)?;
             if !set.is_empty() {
                 ids.insert(key_name, set);
             }
@@ -196,12 +225,6 @@ impl SledClientRepository {
 
     fn knows_tenant(&self, tenant: &KeyName) -> bool {
         self.ids.read().is_ok_and(|ids| ids.contains_key(tenant))
-    }
-
-    fn is_indexed(&self, tenant: &KeyName, id: ClientId) -> bool {
-        self.ids
-            .read()
-            .is_ok_and(|ids| ids.get(tenant).is_some_and(|set| set.contains(&id.get())))
     }
 
     /// Whether the index says the client is not stored, so that sled need not be asked. A
@@ -330,10 +353,10 @@ impl SledClientRepository {
     /// 24,000 creates/s with one insert and a flush each, 14,000 with a three-key batch and
     /// no flush at all). The order makes every crash point safe, since sled recovers a
     /// linearizable prefix of its log (its `pagecache/segment.rs`): the owed mark comes
-    /// first, so any change that survives a crash has its file owed; then a save writes the
-    /// present key before the record and a delete removes the record before the present key.
-    /// The only mismatch a crash can leave is between the record and its present key of an
-    /// owed client, and [`Self::open`] repairs those.
+    /// first, so any change that survives a crash has its file owed. A save writes it as
+    /// the present key's value, then the record; a delete writes an `o` key, removes the
+    /// record, then the present key. The only mismatch a crash can leave is a present key
+    /// without its record, on an owed client, and [`Self::open`] repairs those.
     async fn apply_durably(
         &self,
         tenant: &KeyName,
@@ -353,21 +376,15 @@ impl SledClientRepository {
         let mark = self.next_mark()?;
         let mut change = Undoable::new(&tree);
         let stored = record.is_some();
-        let applied = (|| {
-            change.set(record_key(OWED, id), Some(&mark.0.to_be_bytes()))?;
-            match &record {
-                Some(bytes) => {
-                    // A client already stored has its present key (the index is read from
-                    // them and kept in step, and the client's lock is held).
-                    if !self.is_indexed(tenant, id) {
-                        change.set(present_key(id.get()), Some(&[]))?;
-                    }
-                    change.set(record_key(CLIENT, id), Some(bytes))
-                }
-                None => {
-                    change.set(record_key(CLIENT, id), None)?;
-                    change.set(present_key(id.get()), None)
-                }
+        let applied = (|| match &record {
+            Some(bytes) => {
+                change.set(present_key(id.get()), Some(&mark.0.to_be_bytes()))?;
+                change.set(record_key(CLIENT, id), Some(bytes))
+            }
+            None => {
+                change.set(record_key(OWED, id), Some(&mark.0.to_be_bytes()))?;
+                change.set(record_key(CLIENT, id), None)?;
+                change.set(present_key(id.get()), None)
             }
         })();
         let existed = change.existed(record_key(CLIENT, id));
@@ -476,14 +493,18 @@ impl ClientRepository for SledClientRepository {
     async fn owed_files(&self) -> Result<Vec<(KeyName, ClientId, OwedMark)>, IoFailure> {
         let mut owed = Vec::new();
         for (key_name, tree) in self.tenant_trees()? {
-            for entry in tree.scan_prefix([OWED]) {
+            for entry in tree.scan_prefix([OWED]).chain(tree.scan_prefix([PRESENT])) {
                 let (key, value) = entry.map_err(failure)?;
-                let id = <[u8; 4]>::try_from(&key[1..])
-                    .ok()
-                    .and_then(|b| ClientId::new(u32::from_be_bytes(b) as i64).ok());
-                let mark = <[u8; 8]>::try_from(value.as_ref()).map_or(0, u64::from_be_bytes);
-                if let Some(id) = id {
-                    owed.push((key_name.clone(), id, OwedMark(mark)));
+                let Some(id) = id_of(&key).and_then(|id| ClientId::new(id as i64).ok()) else {
+                    continue;
+                };
+                let mark = match key.first() {
+                    Some(&PRESENT) => mark_in(&value),
+                    // An `o` key owes its file whatever its value.
+                    _ => Some(mark_in(&value).unwrap_or(OwedMark(0))),
+                };
+                if let Some(mark) = mark {
+                    owed.push((key_name.clone(), id, mark));
                 }
             }
         }
@@ -498,15 +519,22 @@ impl ClientRepository for SledClientRepository {
     ) -> Result<(), IoFailure> {
         // Compare-and-swap against the mark itself: a write that marked the client again
         // meanwhile keeps its mark (the swap then fails, which is the answer wanted), and no
-        // read of the mark is needed first.
-        let _ = self
-            .tree(tenant)?
-            .compare_and_swap(
-                record_key(OWED, id),
-                Some(&mark.0.to_be_bytes()[..]),
-                None as Option<&[u8]>,
-            )
+        // read of the mark is needed first. A save's mark is on the present key; a delete's
+        // (or an older version's) on an `o` key.
+        let tree = self.tree(tenant)?;
+        let expected = mark.0.to_be_bytes();
+        let on_present = tree
+            .compare_and_swap(present_key(id.get()), Some(&expected[..]), Some(&[][..]))
             .map_err(failure)?;
+        if on_present.is_err() {
+            let _ = tree
+                .compare_and_swap(
+                    record_key(OWED, id),
+                    Some(&expected[..]),
+                    None as Option<&[u8]>,
+                )
+                .map_err(failure)?;
+        }
         Ok(())
     }
 
@@ -595,14 +623,15 @@ mod tests {
     }
 
     /// The states a crash between the single-key writes can leave, each on an owed client:
-    /// a present key whose record was never written (a create cut short), a present key
-    /// left after its record was removed (a delete cut short), and a record without its
-    /// present key. Set up by hand, then the database is opened again.
+    /// a present key holding its mark whose record was never written (a create cut short),
+    /// the same from a version that owed files by `o` keys, a present key left after its
+    /// record was removed (a delete cut short), and a record without its present key (an
+    /// older version's). Set up by hand, then the database is opened again.
     #[tokio::test]
     async fn a_crash_between_single_key_writes_is_repaired_at_open() {
         let dir = tempfile::TempDir::new().unwrap();
         let a = KeyName::new("A").unwrap();
-        let (kept, created, deleted) = (client(), 41u32, 42u32);
+        let (kept, created, deleted, cut_short) = (client(), 41u32, 42u32, 43u32);
         {
             let repo = SledClientRepository::open(dir.path(), 1 << 20).unwrap();
             repo.save(&a, &kept).await.unwrap();
@@ -613,9 +642,15 @@ mod tests {
             tree.insert(record_key_of(OWED, created), &7u64.to_be_bytes())
                 .unwrap();
             tree.insert(present_key(created), &[]).unwrap();
+            // The same now: the mark is the present key's value.
+            tree.insert(present_key(cut_short), &9u64.to_be_bytes())
+                .unwrap();
             // A delete cut short after its record: owed, no record, present key left.
             tree.remove(record_key_of(CLIENT, deleted)).unwrap();
-            // A record without its present key: still listed once repaired.
+            // A record without its present key, owed by an `o` key (only an older version's
+            // writes could leave this): still listed once repaired.
+            tree.insert(record_key(OWED, kept.id), &8u64.to_be_bytes())
+                .unwrap();
             tree.remove(present_key(kept.id.get())).unwrap();
             repo.flush().await.unwrap();
         }
@@ -632,6 +667,17 @@ mod tests {
         assert!(tree.contains_key(present_key(kept.id.get())).unwrap());
         assert!(!tree.contains_key(present_key(created)).unwrap());
         assert!(!tree.contains_key(present_key(deleted)).unwrap());
+        assert!(!tree.contains_key(present_key(cut_short)).unwrap());
+        // Its file is still owed (to be made absent), by the mark it had.
+        let owed = repo.owed_files().await.unwrap();
+        assert!(
+            owed.contains(&(
+                a.clone(),
+                ClientId::new(cut_short as i64).unwrap(),
+                OwedMark(9)
+            )),
+            "{owed:?}"
+        );
         drop((tree, repo));
         // The repair was made durable: a second open finds nothing to change.
         let repo = reopen(dir.path());
@@ -657,6 +703,24 @@ mod tests {
         repo.clear_owed(&a, client().id, mark).await.unwrap();
         assert_eq!(repo.owed_files().await.unwrap().len(), 1);
         repo.clear_owed(&a, client().id, later).await.unwrap();
+        assert!(repo.owed_files().await.unwrap().is_empty());
+        // A save owes its file on the present key, which stays once the mark is cleared.
+        assert_eq!(
+            repo.tree(&a)
+                .unwrap()
+                .get(present_key(client().id.get()))
+                .unwrap(),
+            Some(sled::IVec::from(&[][..]))
+        );
+        // A delete owes the file's removal by a mark of its own, cleared the same way.
+        let gone = crate::domain::client::sample_client(5, "Borte");
+        repo.save(&a, &gone).await.unwrap();
+        let deleted = repo.delete(&a, gone.id).await.unwrap();
+        assert_eq!(
+            repo.owed_files().await.unwrap(),
+            vec![(a.clone(), gone.id, deleted)]
+        );
+        repo.clear_owed(&a, gone.id, deleted).await.unwrap();
         assert!(repo.owed_files().await.unwrap().is_empty());
         // B has looked (its tree exists) but holds nothing: it has no count.
         assert_eq!(repo.count_by_tenant().await.unwrap(), vec![(a.clone(), 1)]);
