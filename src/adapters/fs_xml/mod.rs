@@ -22,6 +22,10 @@ pub struct FsXmlSink {
     /// The files waiting in `XML_DIR`, counted by [`FsXmlSink::count_pending_every`] in the
     /// background: a scrape of `/metrics` costs the same at 100 and 100,000 files.
     pending: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The staged files that were new (no kept version) when they were written, from their
+    /// `stage` to their `publish` or `discard`: see [`publish_staged`]. Touched by the writer
+    /// thread only; at most the writes in flight.
+    new_staged: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
 }
 
 type FileJob = Box<dyn FnOnce() + Send>;
@@ -118,6 +122,7 @@ impl FsXmlSink {
             root,
             space: None,
             pending: Default::default(),
+            new_staged: Default::default(),
             writer: FileWriter::start()?,
         })
     }
@@ -151,8 +156,8 @@ impl FsXmlSink {
 /// length) rather than replaced, so the file system neither makes an inode nor frees blocks
 /// for it. Never follows a link, so a link planted under the temporary name cannot redirect
 /// the write. Readable by the service's user only, like the files `tempfile` makes: they
-/// hold contact data and passwords.
-fn write_staged(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// hold contact data and passwords. Returns whether the file was new (no kept version).
+fn write_staged(path: &Path, bytes: &[u8]) -> io::Result<bool> {
     use std::os::unix::fs::MetadataExt;
     let mut file = open_staged(path)?;
     let mut meta = file.metadata()?;
@@ -171,7 +176,7 @@ fn write_staged(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if meta.len() > bytes.len() as u64 {
         file.set_len(bytes.len() as u64)?;
     }
-    Ok(())
+    Ok(meta.len() == 0)
 }
 
 fn open_staged(path: &Path) -> io::Result<File> {
@@ -201,9 +206,24 @@ fn open_staged(path: &Path) -> io::Result<File> {
 /// a plain rename freed the old file's blocks on every write, which on a file system mounted
 /// with `discard` is a synchronous discard: zone updates ran at 6,650/s with it and 9,950/s
 /// with the exchange, system CPU per update 127 -> 73 us (bench/notes.md).
-fn publish_staged(staged: &Path, path: &Path) -> io::Result<()> {
+///
+/// A staged file that was new (`was_new`) is most often a new client's, with no file in
+/// place: it is first renamed without replacing anything, which saves a create the failed
+/// exchange. When a file is in place after all (the client's second write, or a file the
+/// combiner put back), that rename fails and the exchange follows, which leaves a kept
+/// version from then on.
+fn publish_staged(staged: &Path, path: &Path, was_new: bool) -> io::Result<()> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
     use rustix::io::Errno;
+    if was_new {
+        match renameat_with(CWD, staged, CWD, path, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EXIST) => {}
+            // A file system without the flag: a plain rename replaces atomically too.
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => return fs::rename(staged, path),
+            Err(e) => return Err(e.into()),
+        }
+    }
     match renameat_with(CWD, staged, CWD, path, RenameFlags::EXCHANGE) {
         Ok(()) => Ok(()),
         // No file in place (a new client, or the combiner took it), or a file system
@@ -315,19 +335,44 @@ impl XmlSink for FsXmlSink {
             space.check()?;
         }
         let path = self.staged_path(tenant, id);
-        self.writer.run(move || write_staged(&path, &xml)).await
+        let new_staged = self.new_staged.clone();
+        self.writer
+            .run(move || {
+                let was_new = write_staged(&path, &xml)?;
+                if let Ok(mut set) = new_staged.lock() {
+                    if was_new {
+                        set.insert(path);
+                    } else {
+                        set.remove(&path);
+                    }
+                }
+                Ok(())
+            })
+            .await
     }
 
     async fn publish(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
         let (staged, path) = (self.staged_path(tenant, id), self.path(tenant, id));
+        let new_staged = self.new_staged.clone();
         self.writer
-            .run(move || publish_staged(&staged, &path))
+            .run(move || {
+                let was_new = new_staged.lock().is_ok_and(|mut set| set.remove(&staged));
+                publish_staged(&staged, &path, was_new)
+            })
             .await
     }
 
     async fn discard(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
         let staged = self.staged_path(tenant, id);
-        self.writer.run(move || remove_if_there(&staged)).await
+        let new_staged = self.new_staged.clone();
+        self.writer
+            .run(move || {
+                if let Ok(mut set) = new_staged.lock() {
+                    set.remove(&staged);
+                }
+                remove_if_there(&staged)
+            })
+            .await
     }
 
     async fn remove(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
@@ -456,6 +501,25 @@ mod tests {
         // A deleted client's earlier version goes with its file.
         sink.remove(&tenant, id).await.unwrap();
         assert!(names(&root.path().join("A")).is_empty());
+
+        // A new staged file over a file in place (one the combiner put back) replaces it
+        // whole and keeps it, as an exchange does; a new one with nothing in place is
+        // renamed, and leaves no staged file.
+        fs::write(&file, b"<put back/>").unwrap();
+        sink.stage(&tenant, id, b"<four/>".to_vec()).await.unwrap();
+        sink.publish(&tenant, id).await.unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"<four/>");
+        assert_eq!(fs::read(&staged).unwrap(), b"<put back/>");
+        let other = ClientId::new(8).unwrap();
+        sink.stage(&tenant, other, b"<new/>".to_vec())
+            .await
+            .unwrap();
+        sink.publish(&tenant, other).await.unwrap();
+        assert_eq!(fs::read(root.path().join("A/8.xml")).unwrap(), b"<new/>");
+        assert_eq!(
+            names(&root.path().join("A")),
+            [".tmp-7.part", "7.xml", "8.xml"]
+        );
     }
 
     /// A staged file that has a second name (the combiner linking a claimed file back just
