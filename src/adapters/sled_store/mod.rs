@@ -26,14 +26,14 @@ use group_flush::GroupFlush;
 
 const TREE_PREFIX: &str = "clients/";
 const CLIENT: u8 = b'c';
-/// The owed mark of a deleted client's file (and, in databases written by earlier builds, of every
-/// client's file).
+/// The owed mark of a deleted client's file (and, in databases written by earlier builds, of
+/// every client's file).
 const OWED: u8 = b'o';
 /// A key per stored client, written with the client: the id index is read from these at
 /// start. Its value is empty, or the owed mark of the client's file (a save owes its file
-/// here, so a create writes two keys rather than three). sled keeps values inline in its leaves, so a scan of
-/// the client keys pages in every client (about 70 MB held after start with 100,000); these
-/// keys sit in leaves of their own.
+/// here, so a create writes two keys rather than three). sled keeps values inline in its
+/// leaves, so a scan of the client keys pages in every client (about 70 MB held after start
+/// with 100,000); these keys sit in leaves of their own.
 const PRESENT: u8 = b'i';
 /// In a tenant's tree once every client there has its `PRESENT` key. A tree without it (made
 /// by 0.2.0 and earlier) gets them from one scan of its clients at the next start.
@@ -110,8 +110,8 @@ fn mark_in(value: &[u8]) -> Option<OwedMark> {
 /// Makes the present keys of owed clients agree with their records again. A crash between
 /// the single-key writes of [`SledClientRepository::apply_durably`] can leave a present key
 /// without its record (a create or a delete cut short) or, in a database written by an
-/// earlier build, a record without its present key; only on a client whose owed mark was written
-/// first, so the owed clients are all there is to check. A present key that goes takes its
+/// earlier build, a record without its present key; only on a client whose owed mark was
+/// written first, so the owed clients are all there is to check. A present key that goes takes its
 /// mark along, so the mark moves to an `o` key: the file stays owed (to be made absent).
 /// Returns whether it changed anything.
 fn repair_present_keys(
