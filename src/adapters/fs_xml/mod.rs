@@ -190,13 +190,11 @@ impl FsXmlSink {
 /// was written when it is new.
 fn write_staged(path: &Path, bytes: &[u8], unnamed: bool) -> io::Result<Option<NewStaged>> {
     use std::os::unix::fs::MetadataExt;
-    let kept = if unnamed {
-        open_kept(path)?
-    } else {
-        Some(open_staged(path)?)
-    };
-    if let Some(mut file) = kept {
+    if let Some(mut file) = open_kept(path)? {
         let meta = file.metadata()?;
+        // A second name on the inode is the combiner's (a restore links a claimed file back,
+        // and an exchange can take that file an instant before the combiner removes its own
+        // name): never write into a file someone else may read; it goes, and a new one is made.
         if meta.nlink() <= 1 {
             file.write_all(bytes)?;
             // Only a longer old version leaves bytes past the new end; cutting a file to the
@@ -206,18 +204,16 @@ fn write_staged(path: &Path, bytes: &[u8], unnamed: bool) -> io::Result<Option<N
             }
             return Ok((meta.len() == 0).then_some(NewStaged::Named));
         }
-        // A second name on the inode is the combiner's (a restore links a claimed file back,
-        // and an exchange can take that file an instant before the combiner removes its own
-        // name): never write into a file someone else may read.
         drop(file);
         remove_if_there(path)?;
-        if !unnamed {
-            return write_staged(path, bytes, false);
-        }
     }
-    let mut file = open_unnamed(path.parent().unwrap_or(Path::new(".")))?;
-    file.write_all(bytes)?;
-    Ok(Some(NewStaged::Unnamed(file)))
+    if unnamed {
+        let mut file = open_unnamed(path.parent().unwrap_or(Path::new(".")))?;
+        file.write_all(bytes)?;
+        return Ok(Some(NewStaged::Unnamed(file)));
+    }
+    open_staged(path)?.write_all(bytes)?;
+    Ok(Some(NewStaged::Named))
 }
 
 /// The client's kept staged file, opened for writing; `None` when it has none.
@@ -269,6 +265,8 @@ fn unnamed_files_work(dir: &Path) -> bool {
     named.is_ok()
 }
 
+/// A new staged file under its temporary name, where unnamed files cannot be made; its
+/// folder is made when missing.
 fn open_staged(path: &Path) -> io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let open = || {
