@@ -20,8 +20,9 @@ const HEADROOM: u64 = 64 << 20;
 pub struct SpaceGuard {
     path: PathBuf,
     reserve: u64,
-    /// The last reading that was far enough above the reserve, and when it was taken.
-    last_ample: Mutex<Option<Instant>>,
+    /// The last reading that was far enough above the reserve: when it was taken, and the
+    /// free bytes it found.
+    last_ample: Mutex<Option<(Instant, u64)>>,
 }
 
 impl SpaceGuard {
@@ -35,25 +36,29 @@ impl SpaceGuard {
 
     /// `Err(NoSpace)` when less than the reserve is free for unprivileged writers.
     pub fn check(&self) -> Result<(), IoFailure> {
+        self.check_for(0)
+    }
+
+    /// `Err(NoSpace)` when less than the reserve and `bytes` more are free for unprivileged
+    /// writers.
+    pub fn check_for(&self, bytes: u64) -> Result<(), IoFailure> {
+        let needed = self.reserve.saturating_add(bytes);
         let now = Instant::now();
-        if self
-            .last_ample
-            .lock()
-            .is_ok_and(|last| last.is_some_and(|at| still_stands(at, now)))
-        {
+        if self.last_ample.lock().is_ok_and(|last| {
+            last.is_some_and(|(at, free)| still_stands(at, now) && is_ample(free, needed))
+        }) {
             return Ok(());
         }
         let stat = rustix::fs::statvfs(&self.path)
             .map_err(|e| IoFailure::from(std::io::Error::from(e)))?;
         let free = stat.f_bavail.saturating_mul(stat.f_frsize);
         if let Ok(mut last) = self.last_ample.lock() {
-            *last = is_ample(free, self.reserve).then_some(now);
+            *last = is_ample(free, needed).then_some((now, free));
         }
-        if free < self.reserve {
+        if free < needed {
             return Err(IoFailure::NoSpace(format!(
-                "{} has {free} bytes free, less than the {} kept in reserve",
+                "{} has {free} bytes free, less than the {needed} a write needs with the reserve",
                 self.path.display(),
-                self.reserve
             )));
         }
         Ok(())
@@ -106,9 +111,9 @@ mod tests {
         if free.f_bavail.saturating_mul(free.f_frsize) >= HEADROOM {
             let ample = SpaceGuard::new(dir.path(), 0);
             ample.check().unwrap();
-            let first = ample.last_ample.lock().unwrap().unwrap();
+            let first = ample.last_ample.lock().unwrap().unwrap().0;
             ample.check().unwrap();
-            let second = ample.last_ample.lock().unwrap().unwrap();
+            let second = ample.last_ample.lock().unwrap().unwrap().0;
             // Unless the machine stalled between the two checks for longer than a reading
             // stands, the second used the first one's.
             assert!(

@@ -100,6 +100,7 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
     tokio::spawn(watch_keys(keys.clone(), hangup));
     tokio::spawn(service.clone().run_file_syncer());
+    tokio::spawn(service.clone().run_file_writer());
     tokio::spawn(requeue_failed(
         service.clone(),
         keys.clone(),
@@ -154,8 +155,9 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
         .await
         .context("the HTTP server failed")?;
     log.flush();
-    // The files of the last writes are made durable before leaving (else the next start does).
-    if let Err(e) = service.sync_pending().await {
+    // The files of the last writes are written and made durable before leaving (else the
+    // next start does).
+    if let Err(e) = service.finish_backlog().await {
         tracing::warn!(error = %e, "could not make the last XML files durable; the next start will");
     }
     tracing::info!("stopped");

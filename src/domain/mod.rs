@@ -5,6 +5,7 @@ pub mod combine_rules;
 pub mod combine_run;
 pub mod field_set;
 pub mod fields;
+pub mod file_backlog;
 pub mod import_state;
 pub mod keys;
 pub mod rows;

@@ -13,11 +13,12 @@ use super::client::{
 };
 use super::field_set::MissingField;
 use super::fields::{ClientId, InstallDate, PageLimit, UserNo, ZoneNo};
+use super::file_backlog::FileBacklog;
 use super::import_state::{ImportEntry, ImportFilter, ImportPage, ImportRecord, ImportStatus};
 use super::tenant::{KeyName, Tenant};
 use super::xml::render_client_document;
 use crate::ports::{
-    ClientRepository, Clock, ImportStateReader, IoFailure, KeyStore, OwedMark, XmlSink,
+    ClientRepository, Clock, FileWrite, ImportStateReader, IoFailure, KeyStore, OwedMark, XmlSink,
 };
 
 /// The shortest time between two syncs of the XML files. Each sync is a journal commit of
@@ -45,6 +46,9 @@ pub enum ServiceError {
     Storage(IoFailure),
     #[error("XML file could not be written: {0}")]
     Xml(IoFailure),
+    /// The XML files owed to earlier writes are not being written fast enough (or at all).
+    #[error("the XML files of earlier writes are not written yet; retry")]
+    FilesBehind,
 }
 
 /// Figures for metrics.
@@ -96,10 +100,18 @@ pub struct ClientService {
     locks: ClientLocks,
     lock_timeout: Duration,
     /// Files written but not yet fsynced, with the owed marks to clear once they are.
-    unsynced: std::sync::Mutex<Vec<(KeyName, ClientId, OwedMark)>>,
+    unsynced: std::sync::Mutex<Vec<(KeyName, ClientId, Vec<OwedMark>)>>,
     /// How many of those there are, including a batch being synced: the backlog.
     unsynced_count: std::sync::atomic::AtomicU64,
     sync_wanted: tokio::sync::Notify,
+    /// Files owed to answered writes, for the file writer ([`Self::run_file_writer`]).
+    backlog: FileBacklog,
+    /// Wakes the file writer when a file is owed.
+    write_wanted: tokio::sync::Notify,
+    /// Wakes writes that wait for room in the backlog.
+    room_made: tokio::sync::Notify,
+    /// The file writer's last batch failed (for `/healthz`): files are owed and not written.
+    writer_failing: std::sync::atomic::AtomicBool,
 }
 
 impl ClientService {
@@ -119,6 +131,10 @@ impl ClientService {
             unsynced: std::sync::Mutex::new(Vec::new()),
             unsynced_count: std::sync::atomic::AtomicU64::new(0),
             sync_wanted: tokio::sync::Notify::new(),
+            backlog: FileBacklog::default(),
+            write_wanted: tokio::sync::Notify::new(),
+            room_made: tokio::sync::Notify::new(),
+            writer_failing: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -216,7 +232,11 @@ impl ClientService {
                 ..
             })
         );
-        if imported || self.xml.exists(key, id).await.map_err(ServiceError::Xml)? {
+        // An owed file is on its way: the writer puts the newest state in place.
+        if imported
+            || self.backlog.owes(key, id)
+            || self.xml.exists(key, id).await.map_err(ServiceError::Xml)?
+        {
             return Ok(());
         }
         // Under the client's lock and from a fresh read, so a concurrent write's newer file
@@ -227,7 +247,8 @@ impl ClientService {
         }
         if let Some(client) = self.load(key, id).await? {
             tracing::info!(key_name = %key, client_id = %id, "rewriting missing XML file");
-            self.write_file(tenant, &client).await?;
+            self.write_file(key, id, Some(render(tenant, &client)?))
+                .await?;
         }
         Ok(())
     }
@@ -366,11 +387,11 @@ impl ClientService {
     }
 
     /// One write: take the client's turn, decide the change from the current state, make it
-    /// durable (with the XML file owed), replace the file. A failure at any step leaves
-    /// storage and file as they were. The file's own fsync is left to the file syncer
-    /// ([`Self::run_file_syncer`]): until it has run, the durable owed mark stands for it, and
-    /// a start after a crash writes the file again. Returns the client as stored (`None`
-    /// after a delete).
+    /// durable with its XML file owed, and hand the file to the file writer
+    /// ([`Self::run_file_writer`]), which puts it in place shortly after the answer. Until
+    /// the file is written and synced, the durable owed mark stands for it: a start after a
+    /// crash writes it. A failure before storage accepted the change changes nothing.
+    /// Returns the client as stored (`None` after a delete).
     async fn write(
         &self,
         tenant: &Tenant,
@@ -378,10 +399,10 @@ impl ClientService {
         decide: impl FnOnce(Option<Client>) -> Result<Change, ServiceError>,
     ) -> Result<Option<Client>, ServiceError> {
         let key = &tenant.key_name;
+        self.wait_for_room().await?;
         let _turn = self.lock(key, id).await?;
         let before = self.load(key, id).await?;
-        let change = decide(before.clone())?;
-        let (stored, written) = match change {
+        match decide(before)? {
             Change::Save(client) => {
                 let client = *client;
                 let size = client.representation_size();
@@ -391,24 +412,20 @@ impl ClientService {
                         max: MAX_CLIENT_BYTES,
                     });
                 }
-                // Rendered before anything is stored, so a render failure changes nothing.
+                // Rendered, and its room on disk checked, before anything is stored: a file
+                // that cannot be written is refused with nothing changed.
                 let xml = render(tenant, &client)?;
-                // The new file is written aside while storage makes the change durable; only
-                // putting it in place waits for that, so no reader sees a file for a change
-                // that a crash could still take back.
-                let (saved, staged) =
-                    tokio::join!(self.repo.save(key, &client), self.xml.stage(key, id, xml));
-                let mark = match saved {
-                    Ok(mark) => mark,
-                    Err(e) => {
-                        self.discard_staged(key, id).await;
-                        return Err(ServiceError::Storage(e));
-                    }
-                };
-                (
-                    Some(client),
-                    (mark, self.put_in_place(key, id, staged).await),
-                )
+                self.xml
+                    .check_room(xml.len())
+                    .await
+                    .map_err(ServiceError::Xml)?;
+                let mark = self
+                    .repo
+                    .save(key, &client)
+                    .await
+                    .map_err(ServiceError::Storage)?;
+                self.owe_file(key, id, Some(xml), mark);
+                Ok(Some(client))
             }
             Change::Delete => {
                 let mark = self
@@ -416,67 +433,94 @@ impl ClientService {
                     .delete(key, id)
                     .await
                     .map_err(ServiceError::Storage)?;
-                (None, (mark, self.xml.remove(key, id).await))
-            }
-        };
-        match written {
-            (mark, Ok(())) => {
-                self.owe_sync(key, id, mark);
-                Ok(stored)
-            }
-            (_, Err(e)) => {
-                self.roll_back(tenant, id, before).await;
-                Err(ServiceError::Xml(e))
+                self.owe_file(key, id, None, mark);
+                Ok(None)
             }
         }
     }
 
-    /// Publishes a file that `staged` says was staged; on any failure the staged file goes.
-    async fn put_in_place(
-        &self,
-        key: &KeyName,
-        id: ClientId,
-        staged: Result<(), IoFailure>,
-    ) -> Result<(), IoFailure> {
-        let placed = match staged {
-            Ok(()) => self.xml.publish(key, id).await,
-            Err(e) => Err(e),
-        };
-        if placed.is_err() {
-            self.discard_staged(key, id).await;
-        }
-        placed
+    /// Waits while the backlog of owed files is full (the file writer is behind, or failing),
+    /// at most the lock timeout; then answers `FilesBehind` with nothing changed.
+    async fn wait_for_room(&self) -> Result<(), ServiceError> {
+        let waited = tokio::time::timeout(self.lock_timeout, async {
+            loop {
+                let room = self.room_made.notified();
+                if self.backlog.has_room() {
+                    return;
+                }
+                room.await;
+            }
+        });
+        waited.await.map_err(|_| ServiceError::FilesBehind)
     }
 
-    /// Removes a staged file that will not be published. One left behind does no harm: the
-    /// combiner does not take it, and the client's next write overwrites it whole.
-    async fn discard_staged(&self, key: &KeyName, id: ClientId) {
-        if let Err(e) = self.xml.discard(key, id).await {
-            tracing::warn!(key_name = %key, client_id = %id, error = %e,
-                "could not remove a staged XML file; it is removed at the next start");
+    fn owe_file(&self, key: &KeyName, id: ClientId, xml: Option<Vec<u8>>, mark: OwedMark) {
+        self.backlog.owe(key, id, xml, mark);
+        self.write_wanted.notify_one();
+    }
+
+    /// Writes the owed files in batches: each batch is what was owed while the last one was
+    /// written (one handoff to the file system per batch, and a client written twice meanwhile
+    /// is written once). Written files go to the file syncer; a batch that fails is kept
+    /// owed and tried again a second later, and `/healthz` says so meanwhile. Runs for the
+    /// life of the service; the composition root spawns it.
+    pub async fn run_file_writer(self: Arc<Self>) {
+        loop {
+            self.write_wanted.notified().await;
+            while self.write_owed().await.is_err() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 
-    /// Puts back the state from before a write whose XML file could not be written, so that
-    /// a failed request changes nothing. The file itself was never touched (it is replaced
-    /// by rename only). If this fails too, the owed mark makes the next start reconcile.
-    async fn roll_back(&self, tenant: &Tenant, id: ClientId, before: Option<Client>) {
-        let key = &tenant.key_name;
-        let restored = match &before {
-            Some(client) => self.repo.save(key, client).await,
-            None => self.repo.delete(key, id).await,
-        };
-        match restored {
-            Ok(mark) => self.owe_sync(key, id, mark),
-            Err(e) => tracing::error!(key_name = %key, client_id = %id, error = %e,
-                "could not roll back a write whose XML file failed; reconciled at next start"),
+    /// One batch of the file writer: `Err` when a file could not be written (it stays owed).
+    pub async fn write_owed(&self) -> Result<usize, ServiceError> {
+        let batch = self.backlog.take();
+        self.room_made.notify_waiters();
+        if batch.is_empty() {
+            return Ok(0);
         }
+        let writes = batch
+            .iter()
+            .map(|f| FileWrite {
+                tenant: f.tenant.clone(),
+                id: f.id,
+                xml: f.xml.clone(),
+            })
+            .collect();
+        let results = self.xml.write_files(writes).await;
+        let mut failed = None;
+        let count = batch.len();
+        for (file, result) in batch.into_iter().zip(results) {
+            match result {
+                Ok(()) => self.owe_sync(file.tenant, file.id, file.marks),
+                Err(e) => {
+                    tracing::error!(key_name = %file.tenant, client_id = %file.id, error = %e,
+                        "could not write an XML file; it stays owed and is tried again");
+                    failed = Some(e);
+                    self.backlog.give_back(file);
+                }
+            }
+        }
+        self.backlog.done(count);
+        self.writer_failing
+            .store(failed.is_some(), std::sync::atomic::Ordering::Relaxed);
+        match failed {
+            Some(e) => Err(ServiceError::Xml(e)),
+            None => Ok(count),
+        }
+    }
+
+    /// Writes every owed file and syncs them (at shutdown, after the last answer).
+    pub async fn finish_backlog(&self) -> Result<(), ServiceError> {
+        self.write_owed().await?;
+        self.sync_pending().await.map(|_| ())
     }
 
     /// Hands a written file to the file syncer.
-    fn owe_sync(&self, key: &KeyName, id: ClientId, mark: OwedMark) {
+    fn owe_sync(&self, key: KeyName, id: ClientId, marks: Vec<OwedMark>) {
         if let Ok(mut pending) = self.unsynced.lock() {
-            pending.push((key.clone(), id, mark));
+            pending.push((key, id, marks));
             self.unsynced_count
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
@@ -520,8 +564,10 @@ impl ClientService {
             }
             return Err(ServiceError::Xml(e));
         }
-        for (key, id, mark) in &batch {
-            self.clear_owed(key, *id, *mark).await;
+        for (key, id, marks) in &batch {
+            for mark in marks {
+                self.clear_owed(key, *id, *mark).await;
+            }
         }
         self.unsynced_count
             .fetch_sub(batch.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -540,13 +586,22 @@ impl ClientService {
         }
     }
 
-    /// Writes the client's file from its stored state, outside a write (the caller holds the
-    /// client's turn): staged and put in place, as a write does.
-    async fn write_file(&self, tenant: &Tenant, client: &Client) -> Result<(), ServiceError> {
-        let (key, id) = (&tenant.key_name, client.id);
-        let staged = self.xml.stage(key, id, render(tenant, client)?).await;
-        self.put_in_place(key, id, staged)
-            .await
+    /// Writes the client's file from its stored state (`None`: removes it), outside a write
+    /// and at once (the caller holds the client's turn).
+    async fn write_file(
+        &self,
+        tenant: &KeyName,
+        id: ClientId,
+        xml: Option<Vec<u8>>,
+    ) -> Result<(), ServiceError> {
+        let write = FileWrite {
+            tenant: tenant.clone(),
+            id,
+            xml,
+        };
+        let written = self.xml.write_files(vec![write]).await.pop();
+        written
+            .unwrap_or_else(|| Err(IoFailure::Failed("the file was not written".into())))
             .map_err(ServiceError::Xml)
     }
 
@@ -565,11 +620,12 @@ impl ClientService {
                 continue;
             };
             let _turn = self.lock(&key, id).await?;
-            match self.load(&key, id).await? {
-                Some(client) => self.write_file(&tenant, &client).await?,
-                None => self.xml.remove(&key, id).await.map_err(ServiceError::Xml)?,
-            }
-            self.owe_sync(&key, id, mark);
+            let xml = match self.load(&key, id).await? {
+                Some(client) => Some(render(&tenant, &client)?),
+                None => None,
+            };
+            self.write_file(&key, id, xml).await?;
+            self.owe_sync(key, id, vec![mark]);
         }
         // Durable before the port opens.
         self.sync_pending().await
@@ -602,7 +658,9 @@ impl ClientService {
             else {
                 continue;
             };
-            if self.xml.exists(&key, id).await.map_err(ServiceError::Xml)? {
+            if self.backlog.owes(&key, id)
+                || self.xml.exists(&key, id).await.map_err(ServiceError::Xml)?
+            {
                 continue;
             }
             let _turn = self.lock(&key, id).await?;
@@ -610,7 +668,8 @@ impl ClientService {
                 continue;
             }
             if let Some(client) = self.load(&key, id).await? {
-                self.write_file(&tenant, &client).await?;
+                self.write_file(&key, id, Some(render(&tenant, &client)?))
+                    .await?;
                 tracing::info!(key_name = %key, client_id = %id, attempts = record.attempts,
                     "re-queued a client that Patriot did not confirm");
                 requeued += 1;
@@ -630,7 +689,8 @@ impl ClientService {
             pending_files: self.xml.pending_count().await.map_err(ServiceError::Xml)?,
             unsynced_files: self
                 .unsynced_count
-                .load(std::sync::atomic::Ordering::Relaxed),
+                .load(std::sync::atomic::Ordering::Relaxed)
+                + self.backlog.owed_count() as u64,
             last_run: self.imports.last_run().await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the combiner's last run record is unreadable");
                 None
@@ -721,8 +781,16 @@ impl ClientService {
         })
     }
 
+    /// Storage's health, and whether the file writer is keeping the XML files in line.
     pub async fn health(&self) -> Result<(), ServiceError> {
-        self.repo.health().await.map_err(ServiceError::Storage)
+        self.repo.health().await.map_err(ServiceError::Storage)?;
+        if self
+            .writer_failing
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(ServiceError::FilesBehind);
+        }
+        Ok(())
     }
 }
 
@@ -861,10 +929,11 @@ mod tests {
         clock
     }
 
-    /// A sink whose staged files are put in place without fault.
-    fn stages_and_publishes(xml: &mut MockXmlSink) {
-        xml.expect_stage().returning(|_, _, _| Ok(()));
-        xml.expect_publish().returning(|_, _| Ok(()));
+    /// A sink with room for every file, which writes them without fault.
+    fn writes_files(xml: &mut MockXmlSink) {
+        xml.expect_check_room().returning(|_| Ok(()));
+        xml.expect_write_files()
+            .returning(|files| files.iter().map(|_| Ok(())).collect());
     }
 
     fn service(repo: MockClientRepository, xml: MockXmlSink) -> ClientService {
@@ -876,8 +945,9 @@ mod tests {
         )
     }
 
-    /// The backlog the metrics show: written files whose fsync has not run, down to zero
-    /// once a batch is synced, and still counted while a failed sync keeps them.
+    /// The backlog the metrics show: files owed to answered writes (two writes of a client
+    /// owe one file), then written files whose fsync has not run, down to zero once a batch
+    /// is synced, and still counted while a failed sync keeps them.
     #[tokio::test]
     async fn unsynced_files_are_counted_until_their_batch_is_synced() {
         let mut repo = MockClientRepository::new();
@@ -890,7 +960,7 @@ mod tests {
         repo.expect_flush().returning(|| Ok(()));
         repo.expect_count_by_tenant().returning(|| Ok(vec![]));
         let mut xml = MockXmlSink::new();
-        stages_and_publishes(&mut xml);
+        writes_files(&mut xml);
         xml.expect_pending_count().returning(|| Ok(0));
         let mut seq = mockall::Sequence::new();
         xml.expect_sync()
@@ -921,10 +991,12 @@ mod tests {
                 .await
                 .unwrap();
         }
-        assert_eq!(unsynced(&service), 2);
+        assert_eq!(unsynced(&service), 1);
+        assert_eq!(service.write_owed().await.unwrap(), 1);
+        assert_eq!(unsynced(&service), 1);
         assert!(service.sync_pending().await.is_err());
-        assert_eq!(unsynced(&service), 2, "a failed sync keeps its files owed");
-        assert_eq!(service.sync_pending().await.unwrap(), 2);
+        assert_eq!(unsynced(&service), 1, "a failed sync keeps its files owed");
+        assert_eq!(service.sync_pending().await.unwrap(), 1);
         assert_eq!(unsynced(&service), 0);
     }
 
@@ -971,43 +1043,28 @@ mod tests {
         assert_eq!(import, None);
     }
 
-    /// A store holding `old` that takes the write of a client named "New" and then, as the
-    /// roll-back, `old` again, in that order.
-    fn repo_rolled_back_to(old: Client) -> MockClientRepository {
-        let mut repo = MockClientRepository::new();
-        let stored = old.clone();
-        repo.expect_get()
-            .returning(move |_, _| Ok(Some(stored.clone())));
-        let mut seq = mockall::Sequence::new();
-        repo.expect_save()
-            .withf(|_, c| c.info.name.as_str() == "New")
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(OwedMark(1)));
-        repo.expect_save()
-            .withf(move |_, c| *c == old)
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(OwedMark(2)));
-        repo
-    }
-
-    #[tokio::test]
-    async fn a_failed_xml_write_puts_the_old_state_back() {
-        let repo = repo_rolled_back_to(client(1, "Old"));
-        // The file system is full when the new file is staged: nothing is put in place.
-        let mut xml = MockXmlSink::new();
-        xml.expect_stage()
-            .returning(|_, _, _| Err(IoFailure::NoSpace("disk full".into())));
-        xml.expect_publish().never();
-        xml.expect_discard().times(1).returning(|_, _| Ok(()));
-
-        let patch = ClientInfoPatch {
+    fn renamed() -> ClientInfoPatch {
+        ClientInfoPatch {
             name: Some(Name::new("New".into()).unwrap()),
             ..Default::default()
-        };
-        let err = service(repo, xml)
-            .put_client(&tenant("A"), id(1), patch)
+        }
+    }
+
+    /// A file system without room for the new file refuses the write before it is stored.
+    #[tokio::test]
+    async fn no_room_for_the_file_refuses_the_write_with_nothing_stored() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get()
+            .returning(|_, _| Ok(Some(client(1, "Old"))));
+        repo.expect_save().never();
+        let mut xml = MockXmlSink::new();
+        xml.expect_check_room()
+            .withf(|bytes| *bytes > 100)
+            .returning(|_| Err(IoFailure::NoSpace("disk full".into())));
+        xml.expect_write_files().never();
+        let service = service(repo, xml);
+        let err = service
+            .put_client(&tenant("A"), id(1), renamed())
             .await
             .err()
             .unwrap();
@@ -1015,80 +1072,101 @@ mod tests {
             matches!(err, ServiceError::Xml(IoFailure::NoSpace(_))),
             "{err:?}"
         );
+        assert_eq!(service.write_owed().await.unwrap(), 0, "no file owed");
     }
 
+    /// The answer comes once storage holds the change; the file follows from the writer. A
+    /// file that fails stays owed (its mark uncleared, `/healthz` failing) and is written
+    /// by the next batch, with the newest state.
     #[tokio::test]
-    async fn a_failed_publish_puts_the_old_state_back_and_drops_the_staged_file() {
-        let repo = repo_rolled_back_to(client(1, "Old"));
-        let mut xml = MockXmlSink::new();
-        xml.expect_stage()
-            .withf(|_, i, bytes| *i == id(1) && String::from_utf8_lossy(bytes).contains("New"))
-            .times(1)
-            .returning(|_, _, _| Ok(()));
-        xml.expect_publish()
-            .times(1)
-            .returning(|_, _| Err(IoFailure::Failed("EIO".into())));
-        xml.expect_discard()
-            .with(eq(KeyName::new("A").unwrap()), eq(id(1)))
-            .times(1)
-            .returning(|_, _| Ok(()));
-        let patch = ClientInfoPatch {
-            name: Some(Name::new("New".into()).unwrap()),
-            ..Default::default()
-        };
-        let result = service(repo, xml)
-            .put_client(&tenant("A"), id(1), patch)
-            .await;
-        assert!(matches!(result, Err(ServiceError::Xml(_))));
-    }
-
-    #[tokio::test]
-    async fn a_failed_xml_write_of_a_new_client_deletes_it_again() {
+    async fn a_file_that_fails_stays_owed_and_is_written_again() {
         let mut repo = MockClientRepository::new();
-        repo.expect_get().returning(|_, _| Ok(None));
-        repo.expect_save()
-            .times(1)
-            .returning(|_, _| Ok(OwedMark(1)));
-        repo.expect_delete()
-            .with(eq(KeyName::new("A").unwrap()), eq(id(5)))
-            .times(1)
-            .returning(|_, _| Ok(OwedMark(2)));
+        repo.expect_get()
+            .returning(|_, _| Ok(Some(client(1, "Old"))));
+        let mut marks = 0;
+        repo.expect_save().times(2).returning(move |_, _| {
+            marks += 1;
+            Ok(OwedMark(marks))
+        });
+        repo.expect_health().returning(|| Ok(()));
+        repo.expect_flush().returning(|| Ok(()));
+        for mark in 1..=2 {
+            repo.expect_clear_owed()
+                .with(
+                    eq(KeyName::new("A").unwrap()),
+                    eq(id(1)),
+                    eq(OwedMark(mark)),
+                )
+                .times(1)
+                .returning(|_, _, _| Ok(()));
+        }
         let mut xml = MockXmlSink::new();
-        xml.expect_stage()
-            .returning(|_, _, _| Err(IoFailure::Failed("read-only".into())));
-        xml.expect_publish().never();
-        xml.expect_discard().returning(|_, _| Ok(()));
-        let patch = ClientInfoPatch {
-            name: Some(Name::new("New".into()).unwrap()),
+        xml.expect_check_room().returning(|_| Ok(()));
+        let mut seq = mockall::Sequence::new();
+        xml.expect_write_files()
+            .withf(|files| files.len() == 1 && files[0].xml.is_some())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| vec![Err(IoFailure::Failed("EIO".into()))]);
+        xml.expect_write_files()
+            .withf(|files| {
+                files.len() == 1
+                    && String::from_utf8_lossy(files[0].xml.as_deref().unwrap_or_default())
+                        .contains("Newest")
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| vec![Ok(())]);
+        xml.expect_sync().times(1).returning(|_| Ok(()));
+        let service = service(repo, xml);
+        service
+            .put_client(&tenant("A"), id(1), renamed())
+            .await
+            .unwrap();
+        assert!(service.write_owed().await.is_err());
+        assert!(matches!(
+            service.health().await,
+            Err(ServiceError::FilesBehind)
+        ));
+        assert_eq!(
+            service.sync_pending().await.unwrap(),
+            0,
+            "nothing written to sync"
+        );
+        let newest = ClientInfoPatch {
+            name: Some(Name::new("Newest".into()).unwrap()),
             ..Default::default()
         };
-        let result = service(repo, xml)
-            .put_client(&tenant("A"), id(5), patch)
-            .await;
-        assert!(matches!(result, Err(ServiceError::Xml(_))));
+        service
+            .put_client(&tenant("A"), id(1), newest)
+            .await
+            .unwrap();
+        assert_eq!(service.write_owed().await.unwrap(), 1);
+        service.health().await.unwrap();
+        assert_eq!(service.sync_pending().await.unwrap(), 1);
     }
 
     #[tokio::test]
-    async fn a_storage_failure_puts_no_file_in_place() {
+    async fn a_storage_failure_owes_no_file() {
         let mut repo = MockClientRepository::new();
         repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
         repo.expect_save()
             .returning(|_, _| Err(IoFailure::NoSpace("full".into())));
-        // Staged while storage worked; never published, and removed again.
         let mut xml = MockXmlSink::new();
-        xml.expect_stage().times(1).returning(|_, _, _| Ok(()));
-        xml.expect_publish().never();
-        xml.expect_discard().times(1).returning(|_, _| Ok(()));
+        xml.expect_check_room().returning(|_| Ok(()));
+        xml.expect_write_files().never();
         let zone = Zone {
             no: ZoneNo::new(1).unwrap(),
             area: ShortText::default(),
             module_no: Default::default(),
         };
-        let result = service(repo, xml).put_zone(&tenant("A"), id(1), zone).await;
+        let service = service(repo, xml);
+        let result = service.put_zone(&tenant("A"), id(1), zone).await;
         assert!(matches!(
             result,
             Err(ServiceError::Storage(IoFailure::NoSpace(_)))
         ));
+        assert_eq!(service.write_owed().await.unwrap(), 0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1105,7 +1183,7 @@ mod tests {
             Ok(OwedMark(1))
         });
         let mut xml = MockXmlSink::new();
-        stages_and_publishes(&mut xml);
+        writes_files(&mut xml);
         let service = Arc::new(service(repo, xml).with_lock_timeout(Duration::from_millis(50)));
         let slow = {
             let service = service.clone();
@@ -1155,18 +1233,19 @@ mod tests {
             .times(1)
             .returning(|_, _, _| Ok(()));
         let mut xml = MockXmlSink::new();
-        xml.expect_stage()
-            .withf(|_, i, bytes| *i == id(1) && String::from_utf8_lossy(bytes).contains("Kept"))
+        xml.expect_write_files()
+            .withf(|files| {
+                files.len() == 1
+                    && files[0].id == id(1)
+                    && String::from_utf8_lossy(files[0].xml.as_deref().unwrap_or_default())
+                        .contains("Kept")
+            })
             .times(1)
-            .returning(|_, _, _| Ok(()));
-        xml.expect_publish()
-            .withf(|_, i| *i == id(1))
+            .returning(|_| vec![Ok(())]);
+        xml.expect_write_files()
+            .withf(|files| files.len() == 1 && files[0].id == id(2) && files[0].xml.is_none())
             .times(1)
-            .returning(|_, _| Ok(()));
-        xml.expect_remove()
-            .withf(|_, i| *i == id(2))
-            .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_| vec![Ok(())]);
         // One sync for the whole batch, before any mark is cleared.
         xml.expect_sync()
             .withf(|files| files.len() == 2)
@@ -1191,10 +1270,14 @@ mod tests {
         });
         let mut seq = mockall::Sequence::new();
         let mut xml = MockXmlSink::new();
-        xml.expect_stage().times(3).returning(|_, _, _| Ok(()));
-        xml.expect_publish().times(3).returning(|_, _| Ok(()));
+        xml.expect_check_room().returning(|_| Ok(()));
+        // Three writes of one client before the writer runs: one file, three marks.
+        xml.expect_write_files()
+            .withf(|files| files.len() == 1)
+            .times(1)
+            .returning(|_| vec![Ok(())]);
         xml.expect_sync()
-            .withf(|files| files.len() == 3)
+            .withf(|files| files.len() == 1)
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
@@ -1217,7 +1300,8 @@ mod tests {
                 .await
                 .unwrap();
         }
-        assert_eq!(service.sync_pending().await.unwrap(), 3);
+        assert_eq!(service.write_owed().await.unwrap(), 1);
+        assert_eq!(service.sync_pending().await.unwrap(), 1);
         assert_eq!(service.sync_pending().await.unwrap(), 0);
     }
 
@@ -1231,7 +1315,7 @@ mod tests {
         repo.expect_clear_owed().returning(|_, _, _| Ok(()));
         repo.expect_flush().returning(|| Ok(()));
         let mut xml = MockXmlSink::new();
-        stages_and_publishes(&mut xml);
+        writes_files(&mut xml);
         let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
         let seen = batches.clone();
         xml.expect_sync().returning(move |files| {
@@ -1240,6 +1324,7 @@ mod tests {
         });
         let service = Arc::new(service(repo, xml));
         tokio::spawn(service.clone().run_file_syncer());
+        tokio::spawn(service.clone().run_file_writer());
         let write = |n: i64| {
             let service = service.clone();
             async move {
@@ -1281,7 +1366,7 @@ mod tests {
         repo.expect_save().returning(|_, _| Ok(OwedMark(7)));
         repo.expect_clear_owed().never();
         let mut xml = MockXmlSink::new();
-        stages_and_publishes(&mut xml);
+        writes_files(&mut xml);
         xml.expect_sync()
             .returning(|_| Err(IoFailure::Failed("EIO".into())));
         let service = service(repo, xml);
@@ -1289,6 +1374,7 @@ mod tests {
             .patch_client(&tenant("A"), id(1), ClientInfoPatch::default())
             .await
             .unwrap();
+        service.write_owed().await.unwrap();
         assert!(service.sync_pending().await.is_err());
         assert!(
             service.sync_pending().await.is_err(),

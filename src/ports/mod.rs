@@ -174,28 +174,29 @@ pub trait ClientRepository: Send + Sync {
     ) -> Result<Vec<ClientId>, IoFailure>;
 }
 
+/// One file for [`XmlSink::write_files`]: the client's new content, or `None` to remove it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileWrite {
+    pub tenant: KeyName,
+    pub id: ClientId,
+    pub xml: Option<Vec<u8>>,
+}
+
 /// Where the per-client XML files go (`XML_DIR/<key_name>/<client_id>.xml`).
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait XmlSink: Send + Sync {
-    /// The first half of replacing the client's file, done while storage makes the change
-    /// durable: writes the client's next file where no reader (the combiner) takes it. The
-    /// caller holds the client's turn, so a client has at most one staged file; a new
-    /// `stage` replaces whatever one holds (left over by a crash, or kept between writes)
-    /// whole.
-    async fn stage(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure>;
+    /// Refuses with `NoSpace` when the folder's file system cannot take `bytes` more and
+    /// keep its reserve: asked before a write is stored, so a file that cannot be written is
+    /// refused with nothing changed.
+    async fn check_room(&self, bytes: usize) -> Result<(), IoFailure>;
 
-    /// The second half: puts the staged file in place of the client's file atomically (a
-    /// reader sees the old or the new file, never a part of one). Durable once `sync` has
-    /// covered it.
-    async fn publish(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure>;
-
-    /// Removes a staged file that will not be published; `Ok` when there is none.
-    async fn discard(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure>;
-
-    /// Removes the client's file and anything kept for it (a deleted client's data does not
-    /// linger); `Ok` when it was not there. Durable once `sync` covered it.
-    async fn remove(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure>;
+    /// Brings each client's file to the given content, one after the other: replaced
+    /// atomically (`Some`: a reader sees the old or the new file, never a part of one), or removed with anything kept for it
+    /// (`None`: a deleted client's data does not linger; `Ok` when it was not there). One
+    /// result per file, in order; a failed file leaves its old version in place. Durable once
+    /// `sync` has covered them.
+    async fn write_files(&self, files: Vec<FileWrite>) -> Vec<Result<(), IoFailure>>;
 
     /// Makes the current files (or their absence) of these clients durable.
     async fn sync(&self, files: &[(KeyName, ClientId)]) -> Result<(), IoFailure>;

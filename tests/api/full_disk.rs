@@ -181,10 +181,11 @@ async fn a_full_disk_refuses_writes_then_recovers() {
 }
 
 /// XML_DIR on a file system of its own that is full while DATA_DIR has room: the reserve
-/// check is off (`MIN_FREE_MB=0`), so the write reaches sled, the file write fails, and the
-/// sled write is undone. Shown through a restart: what sled holds is what was there before.
+/// is off (`MIN_FREE_MB=0`), yet a file that does not fit is refused before the write is
+/// stored (the file follows the answer, so it is checked first). Shown through a restart:
+/// what sled holds is what was there before.
 #[tokio::test]
-async fn a_full_xml_file_system_undoes_the_stored_write() {
+async fn a_full_xml_file_system_refuses_the_write_before_storing_it() {
     let dir = TempDir::new().unwrap();
     write_json(&dir.path().join("keys.json"), &keys_json());
     let disk = Tmpfs::mount(&dir.path().join("xmldisk"));

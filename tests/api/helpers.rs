@@ -142,9 +142,47 @@ impl TestApp {
         self.dir.path().join(rel)
     }
 
-    /// The XML file of a client, if there is one.
+    /// The XML file of a client, if there is one, once the files of every answered write
+    /// are in place (they follow the answer: README "Durability").
     pub fn xml(&self, tenant: &str, id: u32) -> Option<String> {
+        self.settle();
         std::fs::read_to_string(self.path(&format!("out/clients/{tenant}/{id}.xml"))).ok()
+    }
+
+    /// Waits until the service owes no XML file (`patriot_xml_files_unsynced` is 0: every
+    /// answered write's file written and synced), or is gone. Blocking, so that plain
+    /// functions can call it; the service is another process.
+    pub fn settle(&self) {
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(10) {
+            match self.files_owed() {
+                Some(0) | None => return,
+                Some(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+        panic!("the service still owes XML files after 10 s");
+    }
+
+    /// `patriot_xml_files_unsynced` from `/metrics`; `None` when the service does not answer.
+    fn files_owed(&self) -> Option<u64> {
+        use std::io::{Read, Write};
+        let metrics = self
+            .logs()
+            .iter()
+            .find_map(|l| l.split("metrics on http://").nth(1).map(str::to_owned));
+        let addr = match &metrics {
+            Some(rest) => rest.trim().trim_end_matches("/metrics").to_owned(),
+            None => self.base.trim_start_matches("http://").to_owned(),
+        };
+        let mut conn = std::net::TcpStream::connect(&addr).ok()?;
+        conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(conn, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+        let mut text = String::new();
+        conn.read_to_string(&mut text).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("patriot_xml_files_unsynced "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|v| v as u64)
     }
 
     pub fn logs(&self) -> Vec<String> {
@@ -319,6 +357,8 @@ impl TestApp {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
+        // Set-up: the client and its file (which follows the answer) are both there.
+        self.settle();
     }
 }
 

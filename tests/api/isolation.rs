@@ -106,7 +106,7 @@ async fn run(ops: Vec<(usize, Op)>) -> Result<(), TestCaseError> {
     ));
     let store: Arc<dyn KeyStore> = keys;
     let log = RequestLog::open(&dir.path().join("requests.log"), false).unwrap();
-    let cli = TestClient::new(app(service, store, log, MetricsPlace::Main).api);
+    let cli = TestClient::new(app(service.clone(), store, log, MetricsPlace::Main).api);
     let mut models: [BTreeMap<u32, Model>; 2] = Default::default();
 
     for (t, op) in ops {
@@ -260,6 +260,8 @@ async fn run(ops: Vec<(usize, Op)>) -> Result<(), TestCaseError> {
             }
         }
     }
+    // The files follow the answers (the file writer is not running here): written now.
+    service.write_owed().await.unwrap();
     // The files: each tenant's folder holds exactly its clients, with its own ids and data.
     for (t, (_, folder, port)) in TENANTS.iter().enumerate() {
         let (mut on_disk, mut staged) = (BTreeSet::new(), BTreeSet::new());

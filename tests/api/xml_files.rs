@@ -98,6 +98,7 @@ async fn failed_requests_leave_the_file_byte_identical() {
         json!({"client_id": 1, "user": {"UserNo": 1, "User_Name": "Kari"}}),
     )
     .await;
+    app.settle();
     let before = std::fs::read(app.path("out/clients/TenantA/1.xml")).unwrap();
     let failing: Vec<(Method, &str, serde_json::Value)> = vec![
         (

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use crate::adapters::disk_space::SpaceGuard;
 use crate::domain::fields::ClientId;
 use crate::domain::tenant::KeyName;
-use crate::ports::{IoFailure, XmlSink};
+use crate::ports::{FileWrite, IoFailure, XmlSink};
 
 pub struct FsXmlSink {
     root: PathBuf,
@@ -22,10 +22,6 @@ pub struct FsXmlSink {
     /// The files waiting in `XML_DIR`, counted by [`FsXmlSink::count_pending_every`] in the
     /// background: a scrape of `/metrics` costs the same at 100 and 100,000 files.
     pending: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// The staged files that were new (no kept version) when they were written, from their
-    /// `stage` to their `publish` or `discard`: see [`publish_staged`]. Touched by the writer
-    /// thread only; at most the writes in flight.
-    new_staged: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<PathBuf, NewStaged>>>,
     /// Whether new staged files are written unnamed (`O_TMPFILE`): see [`write_staged`].
     unnamed_files: bool,
 }
@@ -138,7 +134,6 @@ impl FsXmlSink {
             root,
             space: None,
             pending: Default::default(),
-            new_staged: Default::default(),
             unnamed_files,
             writer: FileWriter::start()?,
         })
@@ -429,59 +424,51 @@ pub(super) async fn blocking<T: Send + 'static>(
 
 #[async_trait]
 impl XmlSink for FsXmlSink {
-    async fn stage(&self, tenant: &KeyName, id: ClientId, xml: Vec<u8>) -> Result<(), IoFailure> {
-        if let Some(space) = &self.space {
-            space.check()?;
+    async fn check_room(&self, bytes: usize) -> Result<(), IoFailure> {
+        match &self.space {
+            Some(space) => space.check_for(bytes as u64),
+            None => Ok(()),
         }
-        let path = self.staged_path(tenant, id);
-        let (new_staged, unnamed) = (self.new_staged.clone(), self.unnamed_files);
-        self.writer
-            .run(move || {
-                let new = write_staged(&path, &xml, unnamed)?;
-                if let Ok(mut map) = new_staged.lock() {
-                    match new {
-                        Some(new) => map.insert(path, new),
-                        None => map.remove(&path),
-                    };
-                }
-                Ok(())
-            })
-            .await
     }
 
-    async fn publish(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
-        let (staged, path) = (self.staged_path(tenant, id), self.path(tenant, id));
-        let new_staged = self.new_staged.clone();
-        self.writer
-            .run(move || {
-                let new = new_staged
-                    .lock()
-                    .ok()
-                    .and_then(|mut map| map.remove(&staged));
-                publish_staged(&staged, &path, new)
+    async fn write_files(&self, files: Vec<FileWrite>) -> Vec<Result<(), IoFailure>> {
+        let count = files.len();
+        let jobs: Vec<(PathBuf, PathBuf, Option<Vec<u8>>)> = files
+            .into_iter()
+            .map(|f| {
+                (
+                    self.staged_path(&f.tenant, f.id),
+                    self.path(&f.tenant, f.id),
+                    f.xml,
+                )
             })
-            .await
-    }
-
-    async fn discard(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
-        let staged = self.staged_path(tenant, id);
-        let new_staged = self.new_staged.clone();
-        self.writer
+            .collect();
+        let unnamed = self.unnamed_files;
+        // One job for the whole batch: the writer thread is woken once, not twice per file.
+        let written = self
+            .writer
             .run(move || {
-                if let Ok(mut map) = new_staged.lock() {
-                    map.remove(&staged);
-                }
-                remove_if_there(&staged)
+                Ok(jobs
+                    .into_iter()
+                    .map(|(staged, path, xml)| {
+                        match xml {
+                            Some(xml) => write_staged(&staged, &xml, unnamed)
+                                .and_then(|new| publish_staged(&staged, &path, new))
+                                .inspect_err(|_| {
+                                    let _ = remove_if_there(&staged);
+                                }),
+                            // The staged file holds an earlier version: it goes too.
+                            None => remove_if_there(&path).and_then(|()| remove_if_there(&staged)),
+                        }
+                        .map_err(IoFailure::from)
+                    })
+                    .collect::<Vec<_>>())
             })
-            .await
-    }
-
-    async fn remove(&self, tenant: &KeyName, id: ClientId) -> Result<(), IoFailure> {
-        let (path, staged) = (self.path(tenant, id), self.staged_path(tenant, id));
-        // The staged file holds an earlier version: a deleted client's data goes with it.
-        self.writer
-            .run(move || remove_if_there(&path).and_then(|()| remove_if_there(&staged)))
-            .await
+            .await;
+        match written {
+            Ok(results) => results,
+            Err(e) => (0..count).map(|_| Err(e.clone())).collect(),
+        }
     }
 
     async fn sync(&self, files: &[(KeyName, ClientId)]) -> Result<(), IoFailure> {
@@ -527,69 +514,84 @@ mod tests {
         }
     }
 
-    /// A staged file is invisible to the combiner (no `.xml` name) until it is published,
-    /// publishing replaces the client's file whole, and a discarded or crash-left staged
-    /// file goes. A new client's staged file has no name at all until then (unnamed files),
-    /// or a temporary one.
+    /// Writes one file through [`XmlSink::write_files`] (`None`: removes it).
+    async fn put(sink: &FsXmlSink, id: u32, xml: Option<&[u8]>) -> Result<(), IoFailure> {
+        let write = FileWrite {
+            tenant: KeyName::new("A").unwrap(),
+            id: ClientId::new(id.into()).unwrap(),
+            xml: xml.map(<[u8]>::to_vec),
+        };
+        sink.write_files(vec![write]).await.pop().unwrap()
+    }
+
+    /// A written file is in place whole under its `.xml` name, as private as the files
+    /// `tempfile` makes; a leftover staged file is replaced whole; a batch answers one result
+    /// per file; a start removes a crash's temporary names and keeps the staged files.
     #[tokio::test]
-    async fn staged_files_appear_only_when_published() {
+    async fn files_are_written_whole_and_in_batches() {
         for unnamed in [true, false] {
-            staged_files_appear_only_when_published_with(unnamed).await;
+            files_are_written_whole_and_in_batches_with(unnamed).await;
         }
     }
 
-    async fn staged_files_appear_only_when_published_with(unnamed: bool) {
+    async fn files_are_written_whole_and_in_batches_with(unnamed: bool) {
         let root = tempfile::TempDir::new().unwrap();
         let sink = sink_in(root.path(), unnamed);
-        let (tenant, id) = (KeyName::new("A").unwrap(), ClientId::new(7).unwrap());
         let folder = root.path().join("A");
 
-        sink.stage(&tenant, id, b"<one/>".to_vec()).await.unwrap();
-        if unnamed {
-            assert!(names(&folder).is_empty(), "{:?}", names(&folder));
-        } else {
-            assert_eq!(names(&folder), [".tmp-7.part"]);
-        }
-        assert_eq!(queue::count_xml_files(root.path()).unwrap(), 0);
-        sink.publish(&tenant, id).await.unwrap();
+        put(&sink, 7, Some(b"<one/>")).await.unwrap();
         assert_eq!(names(&folder), ["7.xml"]);
         let mode = fs::metadata(folder.join("7.xml")).unwrap().permissions();
         assert_eq!(
             std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
-            0o600,
-            "as private as the files `tempfile` makes"
+            0o600
         );
 
-        sink.stage(&tenant, id, b"<two/>".to_vec()).await.unwrap();
-        assert_eq!(fs::read(folder.join("7.xml")).unwrap(), b"<one/>");
-        sink.discard(&tenant, id).await.unwrap();
-        sink.discard(&tenant, id).await.unwrap();
-        assert_eq!(names(&folder), ["7.xml"]);
-
-        // A longer leftover is replaced whole by the next stage.
+        // A longer leftover is replaced whole by the next write.
         fs::write(folder.join(".tmp-7.part"), b"left by a crash, and long").unwrap();
-        sink.stage(&tenant, id, b"<three/>".to_vec()).await.unwrap();
-        sink.publish(&tenant, id).await.unwrap();
+        put(&sink, 7, Some(b"<three/>")).await.unwrap();
         assert_eq!(fs::read(folder.join("7.xml")).unwrap(), b"<three/>");
         // The replaced version is kept under the staged name, never under an `.xml` one.
         assert_eq!(names(&folder), [".tmp-7.part", "7.xml"]);
         assert_eq!(queue::count_xml_files(root.path()).unwrap(), 1);
 
-        // A start removes other temporary names (a crash's), and keeps the staged files;
-        // a new file staged when the service stops leaves nothing when unnamed.
+        let write = |id: i64, xml: Option<&[u8]>| FileWrite {
+            tenant: KeyName::new("A").unwrap(),
+            id: ClientId::new(id).unwrap(),
+            xml: xml.map(<[u8]>::to_vec),
+        };
+        fs::create_dir(folder.join(".tmp-11.part")).unwrap();
+        let results = sink
+            .write_files(vec![
+                write(10, Some(b"<ten/>")),
+                write(11, Some(b"<eleven/>")),
+                write(7, None),
+            ])
+            .await;
+        assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok());
+        assert_eq!(fs::read(folder.join("10.xml")).unwrap(), b"<ten/>");
+        assert_eq!(names(&folder), [".tmp-11.part", "10.xml"]);
+        fs::remove_dir(folder.join(".tmp-11.part")).unwrap();
+
         fs::write(folder.join(".tmp-a1B2c3.part"), b"left by a crash").unwrap();
         fs::write(folder.join(".tmp-8.part"), b"left by a crash").unwrap();
-        let other = ClientId::new(9).unwrap();
-        sink.stage(&tenant, other, b"<nine/>".to_vec())
-            .await
-            .unwrap();
         drop(sink);
         FsXmlSink::new(root.path().to_path_buf()).unwrap();
-        let mut left = vec![".tmp-7.part", ".tmp-8.part", "7.xml"];
-        if !unnamed {
-            left.insert(2, ".tmp-9.part");
-        }
-        assert_eq!(names(&folder), left);
+        assert_eq!(names(&folder), [".tmp-8.part", "10.xml"]);
+    }
+
+    /// Room is refused when the file system cannot take the file and keep the reserve.
+    #[tokio::test]
+    async fn room_is_refused_beyond_what_the_disk_has() {
+        let root = tempfile::TempDir::new().unwrap();
+        let sink = FsXmlSink::new(root.path().to_path_buf())
+            .unwrap()
+            .with_space_reserve(0);
+        sink.check_room(1000).await.unwrap();
+        assert!(matches!(
+            sink.check_room(usize::MAX / 2).await,
+            Err(IoFailure::NoSpace(_))
+        ));
     }
 
     fn inode(path: &Path) -> u64 {
@@ -609,7 +611,6 @@ mod tests {
     async fn a_replaced_file_is_written_again_in_place_with(unnamed: bool) {
         let root = tempfile::TempDir::new().unwrap();
         let sink = sink_in(root.path(), unnamed);
-        let (tenant, id) = (KeyName::new("A").unwrap(), ClientId::new(7).unwrap());
         let (file, staged) = (
             root.path().join("A/7.xml"),
             root.path().join("A/.tmp-7.part"),
@@ -621,8 +622,7 @@ mod tests {
         ] {
             let file_before = fs::metadata(&file).is_ok().then(|| inode(&file));
             let staged_before = fs::metadata(&staged).is_ok().then(|| inode(&staged));
-            sink.stage(&tenant, id, version.to_vec()).await.unwrap();
-            sink.publish(&tenant, id).await.unwrap();
+            put(&sink, 7, Some(version)).await.unwrap();
             assert_eq!(fs::read(&file).unwrap(), version);
             assert_eq!(fs::read(&staged).ok().as_deref(), expected_staged);
             if let Some(before) = file_before {
@@ -638,22 +638,17 @@ mod tests {
         }
 
         // A deleted client's earlier version goes with its file.
-        sink.remove(&tenant, id).await.unwrap();
+        put(&sink, 7, None).await.unwrap();
         assert!(names(&root.path().join("A")).is_empty());
 
         // A new staged file over a file in place (one the combiner put back) replaces it
         // whole and keeps it, as an exchange does; a new one with nothing in place is
         // renamed, and leaves no staged file.
         fs::write(&file, b"<put back/>").unwrap();
-        sink.stage(&tenant, id, b"<four/>".to_vec()).await.unwrap();
-        sink.publish(&tenant, id).await.unwrap();
+        put(&sink, 7, Some(b"<four/>")).await.unwrap();
         assert_eq!(fs::read(&file).unwrap(), b"<four/>");
         assert_eq!(fs::read(&staged).unwrap(), b"<put back/>");
-        let other = ClientId::new(8).unwrap();
-        sink.stage(&tenant, other, b"<new/>".to_vec())
-            .await
-            .unwrap();
-        sink.publish(&tenant, other).await.unwrap();
+        put(&sink, 8, Some(b"<new/>")).await.unwrap();
         assert_eq!(fs::read(root.path().join("A/8.xml")).unwrap(), b"<new/>");
         assert_eq!(
             names(&root.path().join("A")),
@@ -667,15 +662,12 @@ mod tests {
     async fn a_staged_file_with_another_name_is_not_written_into() {
         let root = tempfile::TempDir::new().unwrap();
         let sink = FsXmlSink::new(root.path().to_path_buf()).unwrap();
-        let (tenant, id) = (KeyName::new("A").unwrap(), ClientId::new(7).unwrap());
         for version in [b"<one/>", b"<two/>"] {
-            sink.stage(&tenant, id, version.to_vec()).await.unwrap();
-            sink.publish(&tenant, id).await.unwrap();
+            put(&sink, 7, Some(version)).await.unwrap();
         }
         let other = root.path().join("claimed.xml");
         fs::hard_link(root.path().join("A/.tmp-7.part"), &other).unwrap();
-        sink.stage(&tenant, id, b"<three/>".to_vec()).await.unwrap();
-        sink.publish(&tenant, id).await.unwrap();
+        put(&sink, 7, Some(b"<three/>")).await.unwrap();
         assert_eq!(fs::read(&other).unwrap(), b"<one/>");
         assert_eq!(fs::read(root.path().join("A/7.xml")).unwrap(), b"<three/>");
     }
@@ -685,12 +677,11 @@ mod tests {
     async fn staging_does_not_follow_a_planted_link() {
         let root = tempfile::TempDir::new().unwrap();
         let sink = FsXmlSink::new(root.path().to_path_buf()).unwrap();
-        let (tenant, id) = (KeyName::new("A").unwrap(), ClientId::new(7).unwrap());
         let victim = root.path().join("victim");
         fs::write(&victim, b"precious").unwrap();
         fs::create_dir(root.path().join("A")).unwrap();
         std::os::unix::fs::symlink(&victim, root.path().join("A/.tmp-7.part")).unwrap();
-        assert!(sink.stage(&tenant, id, b"<x/>".to_vec()).await.is_err());
+        assert!(put(&sink, 7, Some(b"<x/>")).await.is_err());
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
     }
 }

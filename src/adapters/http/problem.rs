@@ -471,6 +471,11 @@ impl From<ServiceError> for ApiError {
                 "is required",
             )),
             ServiceError::Storage(e) | ServiceError::Xml(e) => Self::io(&e),
+            ServiceError::FilesBehind => Self::Unavailable(problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the XML files of earlier writes are not written yet; nothing was changed, \
+                 retry later",
+            )),
         }
     }
 }
