@@ -4,7 +4,7 @@
 //! down instead of holding their files in memory without end.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::fields::ClientId;
 use super::tenant::KeyName;
@@ -12,7 +12,7 @@ use crate::ports::OwedMark;
 
 /// The most file content the backlog holds before writes wait for the writer. At 1–2 kB per
 /// created client that is a few thousand files, a fraction of a second of writing.
-pub const BACKLOG_BYTES: usize = 8 << 20;
+pub const BACKLOG_BYTES: usize = 4 << 20;
 
 /// One client's owed file: its content (`None`: the file goes) and the owed marks of every
 /// write it stands for, to be cleared once the file is durable.
@@ -20,7 +20,8 @@ pub const BACKLOG_BYTES: usize = 8 << 20;
 pub struct OwedFile {
     pub tenant: KeyName,
     pub id: ClientId,
-    pub xml: Option<Vec<u8>>,
+    /// Shared with the writer's batch, so a file given back keeps its content uncopied.
+    pub xml: Option<Arc<Vec<u8>>>,
     pub marks: Vec<OwedMark>,
 }
 
@@ -30,7 +31,7 @@ pub struct FileBacklog {
 }
 
 /// A client's owed content and the marks it stands for.
-type Owed = (Option<Vec<u8>>, Vec<OwedMark>);
+type Owed = (Option<Arc<Vec<u8>>>, Vec<OwedMark>);
 
 #[derive(Default)]
 struct Files {
@@ -41,10 +42,16 @@ struct Files {
 }
 
 impl Files {
-    fn add(&mut self, tenant: KeyName, id: ClientId, xml: Option<Vec<u8>>, marks: Vec<OwedMark>) {
-        let size = xml.as_ref().map_or(0, Vec::len);
+    fn add(
+        &mut self,
+        tenant: KeyName,
+        id: ClientId,
+        xml: Option<Arc<Vec<u8>>>,
+        marks: Vec<OwedMark>,
+    ) {
+        let size = xml.as_ref().map_or(0, |x| x.len());
         let entry = self.by_client.entry((tenant, id)).or_default();
-        self.bytes = self.bytes + size - entry.0.as_ref().map_or(0, Vec::len);
+        self.bytes = self.bytes + size - entry.0.as_ref().map_or(0, |x| x.len());
         entry.0 = xml;
         entry.1.extend(marks);
     }
@@ -55,7 +62,7 @@ impl FileBacklog {
     /// is its newest state).
     pub fn owe(&self, tenant: &KeyName, id: ClientId, xml: Option<Vec<u8>>, mark: OwedMark) {
         if let Ok(mut files) = self.files.lock() {
-            files.add(tenant.clone(), id, xml, vec![mark]);
+            files.add(tenant.clone(), id, xml.map(Arc::new), vec![mark]);
         }
     }
 
@@ -153,7 +160,7 @@ mod tests {
                 OwedFile {
                     tenant: tenant(),
                     id: id(2),
-                    xml: Some(b"two".to_vec()),
+                    xml: Some(Arc::new(b"two".to_vec())),
                     marks: vec![OwedMark(2)]
                 },
             ]
@@ -172,11 +179,14 @@ mod tests {
         backlog.owe(&tenant(), id(1), Some(b"new".to_vec()), OwedMark(2));
         backlog.give_back(taken);
         let back = backlog.take().pop().unwrap();
-        assert_eq!(back.xml, Some(b"new".to_vec()));
+        assert_eq!(back.xml, Some(Arc::new(b"new".to_vec())));
         assert_eq!(back.marks, vec![OwedMark(2), OwedMark(1)]);
 
         backlog.give_back(back);
-        assert_eq!(backlog.take().pop().unwrap().xml, Some(b"new".to_vec()));
+        assert_eq!(
+            backlog.take().pop().unwrap().xml,
+            Some(Arc::new(b"new".to_vec()))
+        );
     }
 
     #[test]

@@ -597,7 +597,7 @@ impl ClientService {
         let write = FileWrite {
             tenant: tenant.clone(),
             id,
-            xml,
+            xml: xml.map(Arc::new),
         };
         let written = self.xml.write_files(vec![write]).await.pop();
         written
@@ -1111,8 +1111,14 @@ mod tests {
         xml.expect_write_files()
             .withf(|files| {
                 files.len() == 1
-                    && String::from_utf8_lossy(files[0].xml.as_deref().unwrap_or_default())
-                        .contains("Newest")
+                    && String::from_utf8_lossy(
+                        files[0]
+                            .xml
+                            .as_deref()
+                            .map(Vec::as_slice)
+                            .unwrap_or_default(),
+                    )
+                    .contains("Newest")
             })
             .times(1)
             .in_sequence(&mut seq)
@@ -1237,8 +1243,14 @@ mod tests {
             .withf(|files| {
                 files.len() == 1
                     && files[0].id == id(1)
-                    && String::from_utf8_lossy(files[0].xml.as_deref().unwrap_or_default())
-                        .contains("Kept")
+                    && String::from_utf8_lossy(
+                        files[0]
+                            .xml
+                            .as_deref()
+                            .map(Vec::as_slice)
+                            .unwrap_or_default(),
+                    )
+                    .contains("Kept")
             })
             .times(1)
             .returning(|_| vec![Ok(())]);

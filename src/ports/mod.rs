@@ -179,7 +179,7 @@ pub trait ClientRepository: Send + Sync {
 pub struct FileWrite {
     pub tenant: KeyName,
     pub id: ClientId,
-    pub xml: Option<Vec<u8>>,
+    pub xml: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// Where the per-client XML files go (`XML_DIR/<key_name>/<client_id>.xml`).

@@ -433,7 +433,7 @@ impl XmlSink for FsXmlSink {
 
     async fn write_files(&self, files: Vec<FileWrite>) -> Vec<Result<(), IoFailure>> {
         let count = files.len();
-        let jobs: Vec<(PathBuf, PathBuf, Option<Vec<u8>>)> = files
+        let jobs: Vec<(PathBuf, PathBuf, Option<std::sync::Arc<Vec<u8>>>)> = files
             .into_iter()
             .map(|f| {
                 (
@@ -519,7 +519,7 @@ mod tests {
         let write = FileWrite {
             tenant: KeyName::new("A").unwrap(),
             id: ClientId::new(id.into()).unwrap(),
-            xml: xml.map(<[u8]>::to_vec),
+            xml: xml.map(|x| std::sync::Arc::new(x.to_vec())),
         };
         sink.write_files(vec![write]).await.pop().unwrap()
     }
@@ -558,7 +558,7 @@ mod tests {
         let write = |id: i64, xml: Option<&[u8]>| FileWrite {
             tenant: KeyName::new("A").unwrap(),
             id: ClientId::new(id).unwrap(),
-            xml: xml.map(<[u8]>::to_vec),
+            xml: xml.map(|x| std::sync::Arc::new(x.to_vec())),
         };
         fs::create_dir(folder.join(".tmp-11.part")).unwrap();
         let results = sink
