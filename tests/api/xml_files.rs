@@ -379,3 +379,46 @@ async fn leftover_temporary_files_are_removed_at_start() {
     );
     assert_eq!(left(), [".tmp-kept", "9.xml", "notes.txt"]);
 }
+
+/// A file that cannot be written after the answer (here its tenant folder is in the way)
+/// stays owed: the write was answered and stored, `/healthz` says 503 while the file is not
+/// getting written, and once the way is clear the file is written with the newest state.
+#[tokio::test]
+async fn a_file_that_cannot_be_written_stays_owed_until_it_can() {
+    let app = TestApp::spawn().await;
+    app.create_client(KEY_A, 1, "Ola").await;
+    let folder = app.path("out/clients/TenantA");
+    std::fs::rename(&folder, app.path("out/TenantA-away")).unwrap();
+    std::fs::write(&folder, b"in the way").unwrap();
+
+    let (s, v) = app
+        .call(
+            Method::PATCH,
+            "/clients",
+            json!({"client_id": 1, "info": {"Name": "Kari"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let healthz = || async { app.send(Method::GET, "/healthz", None, &[], None).await.0 };
+    let mut failing = false;
+    for _ in 0..100 {
+        if healthz().await == StatusCode::SERVICE_UNAVAILABLE {
+            failing = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        failing,
+        "/healthz must say the files are not getting written"
+    );
+    assert!(app.count_logs("could not write an XML file") >= 1);
+    assert_eq!(app.get_client(KEY_A, 1).await.1["info"]["Name"], "Kari");
+
+    std::fs::remove_file(&folder).unwrap();
+    let xml = app
+        .xml("TenantA", 1)
+        .expect("written once the way is clear");
+    assert!(xml.contains("<Name>Kari</Name>"), "{xml}");
+    assert_eq!(healthz().await, StatusCode::OK);
+}

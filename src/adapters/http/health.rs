@@ -1,4 +1,4 @@
-//! `/healthz`: whether storage answers; needs no key.
+//! `/healthz`: whether storage answers and the XML files are being written; needs no key.
 
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ pub struct HealthApi;
 impl HealthApi {
     /// Health check
     ///
-    /// 200 when storage answers, 503 otherwise. Needs no key.
+    /// 200 while storage answers and the XML files get written, else 503. Needs no key.
     #[oai(
         path = "/healthz",
         method = "get",
