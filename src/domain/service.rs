@@ -936,6 +936,28 @@ mod tests {
             .returning(|files| files.iter().map(|_| Ok(())).collect());
     }
 
+    /// Whether a file write puts content holding `text` in place.
+    fn holds(write: &FileWrite, text: &str) -> bool {
+        write
+            .xml
+            .as_deref()
+            .is_some_and(|xml| String::from_utf8_lossy(xml).contains(text))
+    }
+
+    /// Client 1 of tenant A has its marks 1 to `last` cleared, each once.
+    fn clears_marks_once(repo: &mut MockClientRepository, last: u64) {
+        for mark in 1..=last {
+            repo.expect_clear_owed()
+                .with(
+                    eq(KeyName::new("A").unwrap()),
+                    eq(id(1)),
+                    eq(OwedMark(mark)),
+                )
+                .times(1)
+                .returning(|_, _, _| Ok(()));
+        }
+    }
+
     fn service(repo: MockClientRepository, xml: MockXmlSink) -> ClientService {
         ClientService::new(
             Arc::new(repo),
@@ -1090,16 +1112,7 @@ mod tests {
         });
         repo.expect_health().returning(|| Ok(()));
         repo.expect_flush().returning(|| Ok(()));
-        for mark in 1..=2 {
-            repo.expect_clear_owed()
-                .with(
-                    eq(KeyName::new("A").unwrap()),
-                    eq(id(1)),
-                    eq(OwedMark(mark)),
-                )
-                .times(1)
-                .returning(|_, _, _| Ok(()));
-        }
+        clears_marks_once(&mut repo, 2);
         let mut xml = MockXmlSink::new();
         xml.expect_check_room().returning(|_| Ok(()));
         let mut seq = mockall::Sequence::new();
@@ -1109,17 +1122,7 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| vec![Err(IoFailure::Failed("EIO".into()))]);
         xml.expect_write_files()
-            .withf(|files| {
-                files.len() == 1
-                    && String::from_utf8_lossy(
-                        files[0]
-                            .xml
-                            .as_deref()
-                            .map(Vec::as_slice)
-                            .unwrap_or_default(),
-                    )
-                    .contains("Newest")
-            })
+            .withf(|files| files.len() == 1 && holds(&files[0], "Newest"))
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| vec![Ok(())]);
@@ -1240,18 +1243,7 @@ mod tests {
             .returning(|_, _, _| Ok(()));
         let mut xml = MockXmlSink::new();
         xml.expect_write_files()
-            .withf(|files| {
-                files.len() == 1
-                    && files[0].id == id(1)
-                    && String::from_utf8_lossy(
-                        files[0]
-                            .xml
-                            .as_deref()
-                            .map(Vec::as_slice)
-                            .unwrap_or_default(),
-                    )
-                    .contains("Kept")
-            })
+            .withf(|files| files.len() == 1 && files[0].id == id(1) && holds(&files[0], "Kept"))
             .times(1)
             .returning(|_| vec![Ok(())]);
         xml.expect_write_files()
@@ -1295,16 +1287,7 @@ mod tests {
             .returning(|_| Ok(()));
         // The cleared marks are made durable once for the batch.
         repo.expect_flush().times(1).returning(|| Ok(()));
-        for mark in 1..=3 {
-            repo.expect_clear_owed()
-                .with(
-                    eq(KeyName::new("A").unwrap()),
-                    eq(id(1)),
-                    eq(OwedMark(mark)),
-                )
-                .times(1)
-                .returning(|_, _, _| Ok(()));
-        }
+        clears_marks_once(&mut repo, 3);
         let service = service(repo, xml);
         for _ in 0..3 {
             service
