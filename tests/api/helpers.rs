@@ -120,11 +120,18 @@ impl TestApp {
 
     /// The base address of the metrics listener (`METRICS_ADDR`), from its log line.
     pub fn metrics_base(&self) -> String {
+        let addr = self
+            .metrics_addr()
+            .expect("the metrics listener was announced");
+        format!("http://{addr}")
+    }
+
+    /// `host:port` of the metrics listener, when it announced one.
+    fn metrics_addr(&self) -> Option<String> {
         self.logs()
             .iter()
             .find_map(|l| l.split("metrics on http://").nth(1))
-            .map(|rest| format!("http://{}", rest.trim().trim_end_matches("/metrics")))
-            .expect("the metrics listener was announced")
+            .map(|rest| rest.trim().trim_end_matches("/metrics").to_owned())
     }
 
     /// `GET /metrics` on the metrics listener: status and text.
@@ -166,14 +173,9 @@ impl TestApp {
     /// `patriot_xml_files_unsynced` from `/metrics`; `None` when the service does not answer.
     fn files_owed(&self) -> Option<u64> {
         use std::io::{Read, Write};
-        let metrics = self
-            .logs()
-            .iter()
-            .find_map(|l| l.split("metrics on http://").nth(1).map(str::to_owned));
-        let addr = match &metrics {
-            Some(rest) => rest.trim().trim_end_matches("/metrics").to_owned(),
-            None => self.base.trim_start_matches("http://").to_owned(),
-        };
+        let addr = self
+            .metrics_addr()
+            .unwrap_or_else(|| self.base.trim_start_matches("http://").to_owned());
         let mut conn = std::net::TcpStream::connect(&addr).ok()?;
         conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         write!(conn, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;

@@ -329,6 +329,20 @@ fn publish_staged(staged: &Path, path: &Path, new: Option<NewStaged>) -> io::Res
     }
 }
 
+/// Brings one client's file at `path` to `xml` through its staged file (a staged file that
+/// fails is removed: it may hold part of a version), or removes it when `xml` is `None`,
+/// with the staged file, which holds an earlier version.
+fn write_one(staged: &Path, path: &Path, xml: Option<&[u8]>, unnamed: bool) -> io::Result<()> {
+    match xml {
+        Some(xml) => write_staged(staged, xml, unnamed)
+            .and_then(|new| publish_staged(staged, path, new))
+            .inspect_err(|_| {
+                let _ = remove_if_there(staged);
+            }),
+        None => remove_if_there(path).and_then(|()| remove_if_there(staged)),
+    }
+}
+
 /// Whether a name in a tenant folder is a client's staged file (`.tmp-<client id>.part`),
 /// kept between writes; other temporary names are a crash's leftovers.
 fn is_staged_name(name: &str) -> bool {
@@ -451,16 +465,8 @@ impl XmlSink for FsXmlSink {
                 Ok(jobs
                     .into_iter()
                     .map(|(staged, path, xml)| {
-                        match xml {
-                            Some(xml) => write_staged(&staged, &xml, unnamed)
-                                .and_then(|new| publish_staged(&staged, &path, new))
-                                .inspect_err(|_| {
-                                    let _ = remove_if_there(&staged);
-                                }),
-                            // The staged file holds an earlier version: it goes too.
-                            None => remove_if_there(&path).and_then(|()| remove_if_there(&staged)),
-                        }
-                        .map_err(IoFailure::from)
+                        write_one(&staged, &path, xml.as_deref().map(Vec::as_slice), unnamed)
+                            .map_err(IoFailure::from)
                     })
                     .collect::<Vec<_>>())
             })
