@@ -1155,6 +1155,37 @@ mod tests {
         assert_eq!(service.sync_pending().await.unwrap(), 1);
     }
 
+    /// With the backlog full (a writer behind), a write waits for room, and after the lock
+    /// timeout answers `FilesBehind` with nothing stored; once the writer takes the backlog,
+    /// writes go through again.
+    #[tokio::test]
+    async fn a_full_backlog_holds_writes_back_until_the_writer_takes_it() {
+        let mut repo = MockClientRepository::new();
+        repo.expect_get().returning(|_, _| Ok(Some(client(1, "A"))));
+        repo.expect_save()
+            .times(1)
+            .returning(|_, _| Ok(OwedMark(2)));
+        let mut xml = MockXmlSink::new();
+        writes_files(&mut xml);
+        let service = service(repo, xml).with_lock_timeout(Duration::from_millis(50));
+        let full = vec![0; crate::domain::file_backlog::BACKLOG_BYTES];
+        service.owe_file(&KeyName::new("A").unwrap(), id(9), Some(full), OwedMark(1));
+
+        let held = service
+            .patch_client(&tenant("A"), id(1), ClientInfoPatch::default())
+            .await;
+        assert!(
+            matches!(held, Err(ServiceError::FilesBehind)),
+            "{:?}",
+            held.err()
+        );
+        assert_eq!(service.write_owed().await.unwrap(), 1);
+        service
+            .patch_client(&tenant("A"), id(1), ClientInfoPatch::default())
+            .await
+            .unwrap();
+    }
+
     #[tokio::test]
     async fn a_storage_failure_owes_no_file() {
         let mut repo = MockClientRepository::new();
