@@ -247,7 +247,7 @@ impl ClientService {
         }
         if let Some(client) = self.load(key, id).await? {
             tracing::info!(key_name = %key, client_id = %id, "rewriting missing XML file");
-            self.write_file(key, id, Some(render(tenant, &client)?))
+            self.write_file(key, id, Some(render_client_document(tenant, &client)))
                 .await?;
         }
         Ok(())
@@ -414,7 +414,7 @@ impl ClientService {
                 }
                 // Rendered, and its room on disk checked, before anything is stored: a file
                 // that cannot be written is refused with nothing changed.
-                let xml = render(tenant, &client)?;
+                let xml = render_client_document(tenant, &client);
                 self.xml
                     .check_room(xml.len())
                     .await
@@ -620,10 +620,10 @@ impl ClientService {
                 continue;
             };
             let _turn = self.lock(&key, id).await?;
-            let xml = match self.load(&key, id).await? {
-                Some(client) => Some(render(&tenant, &client)?),
-                None => None,
-            };
+            let xml = self
+                .load(&key, id)
+                .await?
+                .map(|client| render_client_document(&tenant, &client));
             self.write_file(&key, id, xml).await?;
             self.owe_sync(key, id, vec![mark]);
         }
@@ -668,7 +668,7 @@ impl ClientService {
                 continue;
             }
             if let Some(client) = self.load(&key, id).await? {
-                self.write_file(&key, id, Some(render(&tenant, &client)?))
+                self.write_file(&key, id, Some(render_client_document(&tenant, &client)))
                     .await?;
                 tracing::info!(key_name = %key, client_id = %id, attempts = record.attempts,
                     "re-queued a client that Patriot did not confirm");
@@ -883,10 +883,6 @@ impl crate::ports::ClientApi for ClientService {
     ) -> Result<ImportPage, ServiceError> {
         ClientService::list_imports(self, tenant, filter, after, limit).await
     }
-}
-
-fn render(tenant: &Tenant, client: &Client) -> Result<Vec<u8>, ServiceError> {
-    render_client_document(tenant, client).map_err(|e| ServiceError::Xml(IoFailure::from(e)))
 }
 
 #[cfg(test)]

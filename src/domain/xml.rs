@@ -1,17 +1,12 @@
 //! Rendering a client as Patriot import XML (`xml.md`). Pure: bytes in memory, no files.
 
 use std::borrow::Cow;
-use std::io;
-
-use quick_xml::events::{BytesDecl, BytesText, Event};
-use quick_xml::Writer;
+use std::convert::Infallible;
 
 use super::client::Client;
 use super::field_set::Fields;
 use super::fields::{FieldValue, UserNo};
 use super::tenant::Tenant;
-
-type XmlWriter = Writer<Vec<u8>>;
 
 /// Escapes text content: `&`, `<`, `>` as entities, and CR as `&#13;` so that CRLF text
 /// survives an XML parser's line-end normalisation.
@@ -24,81 +19,123 @@ fn escape_text(value: &str) -> Cow<'_, str> {
     }
 }
 
-fn text(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
-    w.create_element(name)
-        .write_text_content(BytesText::from_escaped(escape_text(value)))?;
-    Ok(())
+/// The document has one fixed shape: nested elements, each on its own line, indented two
+/// spaces a level, text only in the innermost ones. It is written straight into the buffer:
+/// quick-xml's event writer took about three times as long for the same bytes (its
+/// per-element state and indentation bookkeeping; `benches/xml.rs`, bench/notes.md ninth
+/// part), and a zone update renders the whole client. Escaping stays quick-xml's.
+struct Document {
+    out: Vec<u8>,
 }
 
-fn number(w: &mut XmlWriter, name: &str, value: impl Into<i64>) -> io::Result<()> {
-    text(w, name, &value.into().to_string())
-}
+impl Document {
+    fn indent(&mut self, depth: usize) {
+        self.out.extend(std::iter::repeat_n(b' ', depth * 2));
+    }
 
-/// One declared field: text as is, numbers in decimal, booleans in the spelling Patriot's
-/// importer expects.
-fn field(w: &mut XmlWriter, name: &str, value: FieldValue<'_>) -> io::Result<()> {
-    match value {
-        FieldValue::Text(t) => text(w, name, &t),
-        FieldValue::Integer(n) => number(w, name, n),
-        FieldValue::Flag(b) => text(w, name, if b { "True" } else { "False" }),
+    fn open(&mut self, depth: usize, name: &str) {
+        self.indent(depth);
+        self.out.push(b'<');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b">\n");
+    }
+
+    fn close(&mut self, depth: usize, name: &str) {
+        self.indent(depth);
+        self.end_tag(name);
+    }
+
+    fn end_tag(&mut self, name: &str) {
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b">\n");
+    }
+
+    /// `<name>value</name>` on one line, the value escaped.
+    fn text(&mut self, depth: usize, name: &str, value: &str) {
+        self.indent(depth);
+        self.out.push(b'<');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(b'>');
+        self.out.extend_from_slice(escape_text(value).as_bytes());
+        self.end_tag(name);
+    }
+
+    fn number(&mut self, depth: usize, name: &str, value: impl Into<i64>) {
+        self.text(depth, name, itoa::Buffer::new().format(value.into()));
+    }
+
+    /// One declared field: text as is, numbers in decimal, booleans in the spelling
+    /// Patriot's importer expects.
+    fn field(&mut self, depth: usize, name: &str, value: FieldValue<'_>) {
+        match value {
+            FieldValue::Text(t) => self.text(depth, name, &t),
+            FieldValue::Integer(n) => self.number(depth, name, n),
+            FieldValue::Flag(b) => self.text(depth, name, if b { "True" } else { "False" }),
+        }
+    }
+
+    fn fields(&mut self, depth: usize, record: &impl Fields) {
+        let _ = record.try_for_each_field(|name, value| {
+            self.field(depth, name, value);
+            Ok::<_, Infallible>(())
+        });
     }
 }
 
 /// A whole document holding one client row.
-pub fn render_client_document(tenant: &Tenant, client: &Client) -> io::Result<Vec<u8>> {
-    let mut w = Writer::new_with_indent(Vec::with_capacity(4096), b' ', 2);
-    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
-    w.create_element("Clients")
-        .write_inner_content(|w| write_client_row(w, tenant, client))?;
-    let mut bytes = w.into_inner();
-    bytes.push(b'\n');
-    Ok(bytes)
+pub fn render_client_document(tenant: &Tenant, client: &Client) -> Vec<u8> {
+    let mut doc = Document {
+        out: Vec::with_capacity(4096),
+    };
+    doc.out
+        .extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    doc.open(0, "Clients");
+    write_client_row(&mut doc, tenant, client);
+    doc.close(0, "Clients");
+    doc.out
 }
 
-fn write_client_row(w: &mut XmlWriter, tenant: &Tenant, client: &Client) -> io::Result<()> {
-    w.create_element("Client").write_inner_content(|w| {
-        text(w, "__id", &tenant.patriot_id(client.id))?;
-        client
-            .info
-            .try_for_each_field(|name, value| field(w, name, value))?;
-        for (name, value) in &tenant.xml_fields {
-            text(w, name.as_str(), value.as_str())?;
-        }
-        w.create_element("Zones").write_inner_content(|w| {
-            for zone in client.zones() {
-                w.create_element("Zone").write_inner_content(|w| {
-                    zone.try_for_each_field(|name, value| field(w, name, value))
-                })?;
-            }
-            Ok(())
-        })?;
-        w.create_element("Users").write_inner_content(|w| {
-            for user in client.users() {
-                w.create_element("User").write_inner_content(|w| {
-                    user.try_for_each_field(|name, value| field(w, name, value))
-                })?;
-            }
-            write_installer(w, tenant)
-        })?;
-        Ok(())
-    })?;
-    Ok(())
+fn write_client_row(doc: &mut Document, tenant: &Tenant, client: &Client) {
+    doc.open(1, "Client");
+    doc.text(2, "__id", &tenant.patriot_id(client.id));
+    doc.fields(2, &client.info);
+    for (name, value) in &tenant.xml_fields {
+        doc.text(2, name.as_str(), value.as_str());
+    }
+    doc.open(2, "Zones");
+    for zone in client.zones() {
+        doc.open(3, "Zone");
+        doc.fields(4, zone);
+        doc.close(3, "Zone");
+    }
+    doc.close(2, "Zones");
+    doc.open(2, "Users");
+    for user in client.users() {
+        doc.open(3, "User");
+        doc.fields(4, user);
+        doc.close(3, "User");
+    }
+    write_installer(doc, tenant);
+    doc.close(2, "Users");
+    doc.close(1, "Client");
 }
 
 /// The installer user 199, always last; Patriot matches it by name and e-mail.
-fn write_installer(w: &mut XmlWriter, tenant: &Tenant) -> io::Result<()> {
-    w.create_element("User").write_inner_content(|w| {
-        text(w, "User_Name", tenant.installer_name.as_str())?;
-        text(w, "Email", tenant.installer_email.as_str())?;
-        number(w, "UserNo", UserNo::INSTALLER)?;
-        number(w, "CallOrder", 0)?;
-        text(w, "Type", "N")
-    })?;
-    Ok(())
+fn write_installer(doc: &mut Document, tenant: &Tenant) {
+    doc.open(3, "User");
+    doc.text(4, "User_Name", tenant.installer_name.as_str());
+    doc.text(4, "Email", tenant.installer_email.as_str());
+    doc.number(4, "UserNo", UserNo::INSTALLER);
+    doc.number(4, "CallOrder", 0);
+    doc.text(4, "Type", "N");
+    doc.close(3, "User");
 }
 
 #[cfg(test)]
 mod tests {
+    use quick_xml::events::Event;
+
     use super::*;
     use crate::domain::client::{ClientInfo, ClientInfoPatch, User, Zone};
     use crate::domain::fields::{
@@ -180,7 +217,7 @@ mod tests {
 
     #[test]
     fn full_client_matches_the_golden_file() {
-        let xml = render_client_document(&tenant(), &full_client()).unwrap();
+        let xml = render_client_document(&tenant(), &full_client());
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(GOLDEN, &xml).unwrap();
         }
@@ -193,7 +230,7 @@ mod tests {
 
     #[test]
     fn carriage_returns_survive_a_parser() {
-        let xml = render_client_document(&tenant(), &full_client()).unwrap();
+        let xml = render_client_document(&tenant(), &full_client());
         let mut reader = quick_xml::Reader::from_reader(xml.as_slice());
         let mut buf = Vec::new();
         let mut in_spec = false;
@@ -217,6 +254,7 @@ mod properties {
     use std::collections::HashMap;
 
     use proptest::prelude::*;
+    use quick_xml::events::Event;
 
     use super::*;
     use crate::domain::client::{ClientInfo, ClientInfoPatch};
@@ -317,7 +355,7 @@ mod properties {
                 installer_email: XmlText::new("i@i.no").unwrap(),
                 xml_fields: vec![],
             };
-            let xml = render_client_document(&tenant, &client).unwrap();
+            let xml = render_client_document(&tenant, &client);
             let values = row_values(&xml);
             prop_assert_eq!(&values["__id"], "7P1");
             prop_assert_eq!(&values["Name"], &name);
