@@ -5,9 +5,6 @@ use std::fmt;
 
 use chrono::NaiveDate;
 use std::borrow::Cow;
-use std::sync::LazyLock;
-
-use regex::Regex;
 
 /// Why one value was refused; the message completes "<field> …".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,11 +135,6 @@ impl FieldType for bool {
     fn value(&self) -> FieldValue<'_> {
         FieldValue::Flag(*self)
     }
-}
-
-/// A compiled pattern of a [`Rule`]; the patterns are constants, checked by the unit tests.
-fn compiled(pattern: &'static str) -> Regex {
-    Regex::new(pattern).expect("the field patterns are constants checked by the tests")
 }
 
 fn in_range(value: i64, min: i64, max: i64) -> Result<i64, Invalid> {
@@ -416,8 +408,6 @@ text_field_type!(
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Email(String);
 
-static EMAIL: LazyLock<Regex> = LazyLock::new(|| compiled(Email::PATTERN));
-
 impl Email {
     pub const PATTERN: &'static str = concat!(
         r"^$|^[^@ \u0000-\u001F\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000\uFFFE\uFFFF]+",
@@ -427,7 +417,7 @@ impl Email {
     pub const MAX_CHARS: usize = 254;
 
     pub fn new(value: String) -> Result<Self, Invalid> {
-        if value.chars().count() <= Self::MAX_CHARS && EMAIL.is_match(&value) {
+        if value.chars().count() <= Self::MAX_CHARS && is_email(&value) {
             Ok(Self(value))
         } else {
             Err(Invalid::new(
@@ -438,6 +428,27 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A character [`Email::PATTERN`] refuses anywhere in an address.
+fn is_excluded_from_email(c: char) -> bool {
+    matches!(c,
+        '@' | ' ' | '\u{0}'..='\u{1F}' | '\u{7F}'..='\u{A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}'
+        | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+/// [`Email::PATTERN`], checked character by character (a test holds the two equal): the
+/// regex was 2 % of the read profile, run on every stored address read.
+fn is_email(value: &str) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    let mut labels = domain.split('.');
+    let valid = |part: &str| !part.is_empty() && !part.chars().any(is_excluded_from_email);
+    valid(local) && labels.clone().count() >= 2 && labels.all(valid)
 }
 
 text_field_type!(
@@ -565,7 +576,14 @@ impl Default for UserType {
 
 #[cfg(test)]
 mod tests {
+    use regex::Regex;
+
     use super::*;
+
+    /// The patterns as the document states them; the code checks each by hand.
+    fn compiled(pattern: &'static str) -> Regex {
+        Regex::new(pattern).unwrap()
+    }
 
     fn s(v: &str) -> String {
         v.to_owned()
@@ -843,6 +861,46 @@ mod tests {
                 "U+{:04X}",
                 c as u32
             );
+        }
+    }
+
+    #[test]
+    fn the_email_pattern_is_the_character_rule() {
+        let pattern = compiled(Email::PATTERN);
+        let same = |v: &str| assert_eq!(is_email(v), pattern.is_match(v), "{v:?}");
+        for c in (0u32..0x11000).filter_map(char::from_u32) {
+            for v in [
+                format!("{c}@b.no"),
+                format!("a@{c}.no"),
+                format!("a@b.n{c}"),
+            ] {
+                same(&v);
+            }
+        }
+        for v in [
+            "",
+            "@",
+            "a@",
+            "@b.no",
+            "a@b",
+            "a@b.",
+            "a@.no",
+            "a@b..no",
+            "a.b@c.d.e",
+            "a@b@c.no",
+            ".@b.no",
+            "a@b.no.",
+            "a b@c.no",
+            "æ@ø.å",
+        ] {
+            same(v);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn addresses_of_these_characters_follow_the_pattern(v in "[a@. \u{A0}\u{2000}\t\u{7F}æ]{0,12}") {
+            proptest::prop_assert_eq!(is_email(&v), compiled(Email::PATTERN).is_match(&v));
         }
     }
 

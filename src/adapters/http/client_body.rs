@@ -6,8 +6,6 @@
 //! the document still takes its schema from [`ClientOut`], and a test holds the two outputs
 //! equal byte for byte.
 
-use std::io::Write;
-
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaResponses, MetaSchemaRef, Registry};
@@ -30,7 +28,7 @@ impl ClientBody {
         // the read profile).
         let mut out = Vec::with_capacity(2048);
         out.extend_from_slice(b"{\"client_id\":");
-        let _ = write!(out, "{}", client.id.get());
+        out.extend_from_slice(itoa::Buffer::new().format(client.id.get()).as_bytes());
         out.extend_from_slice(b",\"info\":");
         write_fields(&mut out, &client.info);
         out.extend_from_slice(b",\"zones\":");
@@ -56,7 +54,9 @@ fn write_import(out: &mut Vec<u8>, import: &ImportOut) {
         out.extend_from_slice(b",\"last_batch\":");
         write_value(out, at.to_json());
     }
-    let _ = write!(out, ",\"attempts\":{}}}", import.attempts);
+    out.extend_from_slice(b",\"attempts\":");
+    out.extend_from_slice(itoa::Buffer::new().format(import.attempts).as_bytes());
+    out.push(b'}');
 }
 
 fn write_value(out: &mut Vec<u8>, value: Option<serde_json::Value>) {
@@ -86,8 +86,10 @@ fn write_fields(out: &mut Vec<u8>, record: &impl Fields) {
         out.push(b':');
         match value {
             FieldValue::Text(text) => write_string(out, &text),
+            // itoa rather than `write!`: the formatting machinery was 1.5 % of the read
+            // profile, for the few numbers of a client.
             FieldValue::Integer(n) => {
-                let _ = write!(out, "{n}");
+                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes())
             }
             FieldValue::Flag(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         }
