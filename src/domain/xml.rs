@@ -85,8 +85,11 @@ impl Document {
 
 /// A whole document holding one client row.
 pub fn render_client_document(tenant: &Tenant, client: &Client) -> Vec<u8> {
+    // Room for the usual zone and user rows, so that a large client is not copied as the
+    // buffer grows.
+    let rows = client.zones().count() * 110 + client.users().count() * 300;
     let mut doc = Document {
-        out: Vec::with_capacity(4096),
+        out: Vec::with_capacity(4096 + rows),
     };
     doc.out
         .extend_from_slice(b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
