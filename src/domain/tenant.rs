@@ -101,12 +101,7 @@ pub struct Tenant {
 impl Tenant {
     /// Patriot's row id: the client id in decimal followed by the port (`9998BASE11`).
     pub fn patriot_id(&self, id: ClientId) -> String {
-        let mut digits = itoa::Buffer::new();
-        let digits = digits.format(id.get());
-        let mut out = String::with_capacity(digits.len() + self.port.as_str().len());
-        out.push_str(digits);
-        out.push_str(self.port.as_str());
-        out
+        [itoa::Buffer::new().format(id.get()), self.port.as_str()].concat()
     }
 }
 

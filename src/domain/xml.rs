@@ -35,14 +35,19 @@ impl Document {
 
     fn open(&mut self, depth: usize, name: &str) {
         self.indent(depth);
-        self.out.push(b'<');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.extend_from_slice(b">\n");
+        self.start_tag(name);
+        self.out.push(b'\n');
     }
 
     fn close(&mut self, depth: usize, name: &str) {
         self.indent(depth);
         self.end_tag(name);
+    }
+
+    fn start_tag(&mut self, name: &str) {
+        self.out.push(b'<');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(b'>');
     }
 
     fn end_tag(&mut self, name: &str) {
@@ -54,9 +59,7 @@ impl Document {
     /// `<name>value</name>` on one line, the value escaped.
     fn text(&mut self, depth: usize, name: &str, value: &str) {
         self.indent(depth);
-        self.out.push(b'<');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.push(b'>');
+        self.start_tag(name);
         self.out.extend_from_slice(escape_text(value).as_bytes());
         self.end_tag(name);
     }

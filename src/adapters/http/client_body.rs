@@ -28,7 +28,7 @@ impl ClientBody {
         // the read profile).
         let mut out = Vec::with_capacity(2048);
         out.extend_from_slice(b"{\"client_id\":");
-        out.extend_from_slice(itoa::Buffer::new().format(client.id.get()).as_bytes());
+        write_integer(&mut out, client.id.get());
         out.extend_from_slice(b",\"info\":");
         write_fields(&mut out, &client.info);
         out.extend_from_slice(b",\"zones\":");
@@ -55,7 +55,7 @@ fn write_import(out: &mut Vec<u8>, import: &ImportOut) {
         write_value(out, at.to_json());
     }
     out.extend_from_slice(b",\"attempts\":");
-    out.extend_from_slice(itoa::Buffer::new().format(import.attempts).as_bytes());
+    write_integer(out, import.attempts);
     out.push(b'}');
 }
 
@@ -86,16 +86,18 @@ fn write_fields(out: &mut Vec<u8>, record: &impl Fields) {
         out.push(b':');
         match value {
             FieldValue::Text(text) => write_string(out, &text),
-            // itoa rather than `write!`: the formatting machinery was 1.5 % of the read
-            // profile, for the few numbers of a client.
-            FieldValue::Integer(n) => {
-                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes())
-            }
+            FieldValue::Integer(n) => write_integer(out, n),
             FieldValue::Flag(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
         }
         Ok::<_, ()>(())
     });
     out.push(b'}');
+}
+
+/// A JSON number. itoa rather than `write!`: the formatting machinery was 1.5 % of the read
+/// profile, for the few numbers of a client.
+fn write_integer(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
 /// A JSON string, escaped exactly as serde_json escapes it.
