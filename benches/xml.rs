@@ -1,7 +1,9 @@
-//! The pure parts: rendering a large client, reading rows back from a large file.
+//! The pure parts: rendering a large client, its stored record written and read, reading
+//! rows back from a large file.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+use patriot_api::adapters::sled_store::record;
 use patriot_api::domain::client::{Client, ClientInfo, ClientInfoPatch, User, Zone};
 use patriot_api::domain::fields::{
     Bounded, ClientId, Email, InstallDate, Phone, Text, UserNo, UserType, ZoneNo,
@@ -72,6 +74,14 @@ fn benches(c: &mut Criterion) {
     let (tenant, client) = (tenant(), client_with(50, 20));
     c.bench_function("render client with 50 zones and 20 users", |b| {
         b.iter(|| render_client_document(&tenant, &client))
+    });
+    // The stored record, written on every write and read on every read and write.
+    let stored = record::encode(&client).expect("encode");
+    c.bench_function("encode record of 50 zones and 20 users", |b| {
+        b.iter(|| record::encode(&client).expect("encode"))
+    });
+    c.bench_function("decode record of 50 zones and 20 users", |b| {
+        b.iter(|| record::decode(&stored).expect("decode"))
     });
     // A file of 10,000 typical rows (two zones, one user each).
     let row = render_client_document(&tenant, &client_with(2, 1));

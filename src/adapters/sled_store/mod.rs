@@ -9,7 +9,7 @@
 //! share the next one.
 
 pub mod group_flush;
-mod record;
+pub mod record;
 
 use std::path::Path;
 use std::sync::Arc;
