@@ -6,9 +6,9 @@ use poem::Request;
 use poem_openapi::auth::Bearer;
 use poem_openapi::SecurityScheme;
 
+use super::front::Ports;
 use super::request_log::RequestNote;
 use crate::domain::tenant::Tenant;
-use crate::ports::KeyStore;
 
 /// The API key of an installer company (`Authorization: Bearer <key>`).
 #[derive(SecurityScheme)]
@@ -26,7 +26,7 @@ async fn check_key(req: &Request, bearer: Bearer) -> Option<Arc<Tenant>> {
     {
         return None;
     }
-    let keys = req.data::<Arc<dyn KeyStore>>()?;
+    let keys = req.data::<Arc<Ports>>()?.keys.as_ref()?;
     let tenant = keys.authenticate(&bearer.token)?;
     if let Some(note) = req.extensions().get::<RequestNote>() {
         note.set_tenant(&tenant);

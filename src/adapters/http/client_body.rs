@@ -119,8 +119,12 @@ impl Payload for ClientBody {
 
 impl IntoResponse for ClientBody {
     fn into_response(self) -> Response {
+        // A static header value: `content_type` would parse and check the text on every answer.
         Response::builder()
-            .content_type("application/json; charset=utf-8")
+            .header(
+                poem::http::header::CONTENT_TYPE,
+                poem::http::HeaderValue::from_static("application/json; charset=utf-8"),
+            )
             .body(self.0)
     }
 }

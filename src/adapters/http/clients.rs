@@ -364,7 +364,7 @@ impl ClientsApi {
         let ClientInfoWrite { id, info } = body.0;
         note_client(req, id.get());
         let done = api.put_client(&key.0, id, info).await?;
-        let out = client_out(api.as_ref(), &key, &done.client).await;
+        let out = client_out(api.api(), &key, &done.client).await;
         Ok(if done.created {
             PutClientAnswer::Created(out)
         } else {
@@ -391,9 +391,7 @@ impl ClientsApi {
         let ClientInfoWrite { id, info } = body.0;
         note_client(req, id.get());
         let client = api.patch_client(&key.0, id, info).await?;
-        Ok(ClientAnswer::Ok(
-            client_out(api.as_ref(), &key, &client).await,
-        ))
+        Ok(ClientAnswer::Ok(client_out(api.api(), &key, &client).await))
     }
 
     /// Delete a client

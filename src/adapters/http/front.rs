@@ -19,12 +19,32 @@ use crate::ports::{ClientApi, KeyStore};
 /// The methods of each path, for the `Allow` header of a 405.
 pub type AllowedMethods = Arc<HashMap<String, String>>;
 
-pub struct Front<E> {
-    pub inner: E,
+/// The ports the handlers take, put into each request as one value: one entry in its
+/// extensions instead of one per port (each entry an insert, the fourth a regrowth of the map).
+pub struct Ports {
     /// `None` where no route needs a key (the metrics listener of its own).
     pub keys: Option<Arc<dyn KeyStore>>,
     pub api: Arc<dyn ClientApi>,
     pub metrics: Arc<Metrics>,
+}
+
+impl Ports {
+    pub fn api(&self) -> &dyn ClientApi {
+        self.api.as_ref()
+    }
+}
+
+/// The handlers call the inbound port through it.
+impl std::ops::Deref for Ports {
+    type Target = dyn ClientApi;
+    fn deref(&self) -> &Self::Target {
+        self.api.as_ref()
+    }
+}
+
+pub struct Front<E> {
+    pub inner: E,
+    pub ports: Arc<Ports>,
     pub allowed: AllowedMethods,
 }
 
@@ -34,12 +54,7 @@ impl<E: Endpoint> Endpoint for Front<E> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         // A `Uri` clone shares its bytes; the path is only read on a 405.
         let uri = req.uri().clone();
-        let extensions = req.extensions_mut();
-        if let Some(keys) = &self.keys {
-            extensions.insert(keys.clone());
-        }
-        extensions.insert(self.api.clone());
-        extensions.insert(self.metrics.clone());
+        req.extensions_mut().insert(self.ports.clone());
         let mut response = match self.inner.call(req).await {
             Ok(output) => output.into_response(),
             Err(err) => error_response(err),

@@ -1,14 +1,10 @@
 //! `/healthz`: whether storage answers and the XML files are being written; needs no key.
 
-use std::sync::Arc;
-
-use poem::web::Data;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::payload::Json;
 use super::problem::{can, Problems};
 use super::ApiTags;
-use crate::ports::ClientApi;
 
 /// Storage answers.
 #[derive(Debug, Clone, Object)]
@@ -45,7 +41,7 @@ impl HealthApi {
     )]
     async fn healthz(
         &self,
-        api: Data<&Arc<dyn ClientApi>>,
+        api: super::Service<'_>,
     ) -> Result<HealthAnswer, Problems<{ can::READ_FAILED }>> {
         api.health().await?;
         Ok(HealthAnswer::Ok(Json(Health {

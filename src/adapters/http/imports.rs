@@ -1,9 +1,6 @@
 //! `GET /clients/imports` (`api.md` §4.1): a page of the tenant's clients with the state of
 //! their import into Patriot, so an installer can find every client Patriot did not take.
 
-use std::sync::Arc;
-
-use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::registry::MetaSchema;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -15,7 +12,6 @@ use super::problem::{can, Problems};
 use super::{ApiKey, ApiTags};
 use crate::domain::fields::{ClientId, Invalid, PageLimit};
 use crate::domain::import_state::{ImportEntry, ImportFilter, ImportStatus};
-use crate::ports::ClientApi;
 
 /// Where a client is on its way into Patriot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -148,7 +144,7 @@ impl ImportsApi {
     async fn list_imports(
         &self,
         key: ApiKey,
-        api: Data<&Arc<dyn ClientApi>>,
+        api: super::Service<'_>,
         /// Only clients in this state.
         status: Query<OptionalParam<ImportState>>,
         /// How many clients a page holds, 1–1000.

@@ -206,11 +206,8 @@ impl Metrics {
 }
 
 #[handler]
-pub async fn metrics_endpoint(
-    metrics: Data<&Arc<Metrics>>,
-    service: Data<&Arc<dyn ClientApi>>,
-) -> Response {
-    let text = metrics.render(service.0.as_ref()).await;
+pub async fn metrics_endpoint(ports: Data<&Arc<super::front::Ports>>) -> Response {
+    let text = ports.metrics.render(ports.api()).await;
     Response::builder()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(text)

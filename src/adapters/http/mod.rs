@@ -76,7 +76,7 @@ enum Deleted {
 }
 
 /// The inbound port, as every handler receives it.
-type Service<'a> = poem::web::Data<&'a Arc<dyn ClientApi>>;
+type Service<'a> = poem::web::Data<&'a Arc<front::Ports>>;
 
 type Api = (
     clients::ClientsApi,
@@ -216,16 +216,20 @@ pub fn app(
             pages: routes,
             service: poem::IntoEndpoint::into_endpoint(service),
         },
-        keys: Some(keys),
-        api: api.clone(),
-        metrics: metrics.clone(),
+        ports: Arc::new(front::Ports {
+            keys: Some(keys),
+            api: api.clone(),
+            metrics: metrics.clone(),
+        }),
         allowed: allowed.clone(),
     };
     let apart = Front {
         inner: Route::new().at("/metrics", metrics_route()),
-        keys: None,
-        api,
-        metrics: metrics.clone(),
+        ports: Arc::new(front::Ports {
+            keys: None,
+            api,
+            metrics: metrics.clone(),
+        }),
         allowed,
     };
     Apps {
