@@ -355,23 +355,38 @@ mod tests {
         );
         assert_eq!(decode(&bytes).unwrap(), client);
 
-        let full = ClientRecord {
-            id: client.id.get(),
-            created_on: client.created_on.as_str().to_owned(),
-            info: every_field(&client.info),
-            zones: client.zones().map(every_field).collect(),
-            users: client.users().map(every_field).collect(),
-        };
+        let full = plain_record(&client, Stored::Every);
         assert_eq!(decode(&bytes_of(&full)).unwrap(), client);
     }
 
-    fn every_field(record: &impl Fields) -> NamedValues<'static> {
-        let mut out = Vec::new();
-        let _ = record.try_for_each_field(|name, value| {
-            out.push((name, stored(value)));
-            Ok::<_, ()>(())
-        });
-        out
+    /// Which fields [`plain_record`] holds.
+    #[derive(Clone, Copy)]
+    enum Stored {
+        Every,
+        Kept,
+    }
+
+    /// The client as the plain layout, with every field or only the kept ones.
+    fn plain_record(client: &Client, which: Stored) -> ClientRecord<'static> {
+        fn named(record: &impl Fields, which: Stored) -> NamedValues<'static> {
+            let mut out = Vec::new();
+            let push = |name: &'static str, value: FieldValue<'_>| {
+                out.push((name, stored(value)));
+                Ok::<_, ()>(())
+            };
+            let _ = match which {
+                Stored::Every => record.try_for_each_field(push),
+                Stored::Kept => record.try_for_each_kept_field(push),
+            };
+            out
+        }
+        ClientRecord {
+            id: client.id.get(),
+            created_on: client.created_on.as_str().to_owned(),
+            info: named(&client.info, which),
+            zones: client.zones().map(|z| named(z, which)).collect(),
+            users: client.users().map(|u| named(u, which)).collect(),
+        }
     }
 
     /// What a record written before a field existed looks like: the field is absent. It is
@@ -431,22 +446,7 @@ mod tests {
     fn the_field_by_field_writer_matches_the_plain_layout() {
         let client = sample_client_full();
         assert!(client.zones().count() > 1 && client.users().count() > 1);
-        let plain = ClientRecord {
-            id: client.id.get(),
-            created_on: client.created_on.as_str().to_owned(),
-            info: kept_fields(&client.info),
-            zones: client.zones().map(kept_fields).collect(),
-            users: client.users().map(kept_fields).collect(),
-        };
+        let plain = plain_record(&client, Stored::Kept);
         assert_eq!(encode(&client).unwrap(), bytes_of(&plain));
-    }
-
-    fn kept_fields(record: &impl Fields) -> NamedValues<'static> {
-        let mut out = Vec::new();
-        let _ = record.try_for_each_kept_field(|name, value| {
-            out.push((name, stored(value)));
-            Ok::<_, ()>(())
-        });
-        out
     }
 }
