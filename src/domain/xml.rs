@@ -64,8 +64,13 @@ impl Document {
         self.end_tag(name);
     }
 
+    /// Digits need no escaping.
     fn number(&mut self, depth: usize, name: &str, value: impl Into<i64>) {
-        self.text(depth, name, itoa::Buffer::new().format(value.into()));
+        self.indent(depth);
+        self.start_tag(name);
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(value.into()).as_bytes());
+        self.end_tag(name);
     }
 
     /// One declared field: text as is, numbers in decimal, booleans in the spelling
