@@ -103,6 +103,36 @@ async fn request_log_names_the_tenant_never_the_key() {
     }
 }
 
+/// The request log is written in batches, never sampled: each of a burst of concurrent
+/// requests has exactly one line. Standard error (journald under systemd) gets none of them
+/// at the default level, so its rate limit cannot drop anything the log needs.
+#[tokio::test]
+async fn every_request_of_a_burst_has_one_line_and_none_goes_to_stderr() {
+    let app = TestApp::spawn().await;
+    let ids = 1..=400u32;
+    let statuses =
+        futures_util::future::join_all(ids.clone().map(|id| app.get_client(KEY_A, id))).await;
+    assert!(statuses
+        .iter()
+        .all(|(status, _)| *status == StatusCode::NOT_FOUND));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = app.wait_for_request_log("GET /clients").await;
+        if log.lines().count() >= 400 || std::time::Instant::now() > deadline {
+            break log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for id in ids {
+        let needle = format!(" GET /clients client_id={id} status=404 ");
+        let lines = log.lines().filter(|l| l.contains(&needle)).count();
+        assert_eq!(lines, 1, "{needle:?} in:\n{log}");
+    }
+    assert_eq!(log.lines().count(), 400, "{log}");
+    let on_stderr = app.logs().iter().filter(|l| l.contains("/clients")).count();
+    assert_eq!(on_stderr, 0, "request lines went to stderr");
+}
+
 #[tokio::test]
 async fn sigterm_stops_cleanly() {
     let mut app = TestApp::spawn().await;
