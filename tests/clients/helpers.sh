@@ -24,6 +24,14 @@ wait_listening() {
   return 1
 }
 
+# `wait_file FILE` waits up to 5 s for FILE: a client's XML file follows the write's answer
+# (README "Durability"), it is not there the moment the answer is.
+wait_file() {
+  for _ in $(seq 50); do [ -f "$1" ] && return 0; sleep 0.1; done
+  echo "no $1 within 5 s" >&2
+  return 1
+}
+
 # `remove_earlier_install`: a machine without an earlier install of the guide's or of the
 # package's (the user patriot, /opt/patriot_api, /etc/patriot-api, the package).
 remove_earlier_install() {

@@ -30,9 +30,7 @@ trap 'kill "$server" 2>/dev/null || true' EXIT
 base=$(wait_listening /tmp/install-guide-serve.log)
 curl -sf -X PUT "$base/clients" -H 'Authorization: Bearer secure-api-key' -H 'Content-Type: application/json' \
   -d '{"client_id": 4242, "info": {"Name": "Installert"}}' > /dev/null
-# The XML file follows the answer (README "Durability"): written just after it, not before.
-for _ in $(seq 50); do [ -f /opt/patriot_api/out/clients/Alarm24/4242.xml ] && break; sleep 0.1; done
-test -f /opt/patriot_api/out/clients/Alarm24/4242.xml
+wait_file /opt/patriot_api/out/clients/Alarm24/4242.xml
 # The request log is written every 100 ms.
 for _ in $(seq 50); do [ -s /opt/patriot_api/logs/api_requests.log ] && break; sleep 0.1; done
 test -s /opt/patriot_api/logs/api_requests.log

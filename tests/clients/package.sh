@@ -65,7 +65,8 @@ curl -sf -X PUT "$base/clients" -H 'Authorization: Bearer secure-api-key' -H 'Co
   -d '{"client_id": 4343, "info": {"Name": "Pakket"}}' > /dev/null
 curl -sf -X PUT "$base/clients" -H 'Authorization: Bearer secure-api-key' -H 'Content-Type: application/json' \
   -d '{"client_id": 4344, "info": {"Name": "Blir igjen"}}' > /dev/null
-test -f /opt/patriot_api/out/clients/Alarm24/4343.xml
+wait_file /opt/patriot_api/out/clients/Alarm24/4343.xml
+wait_file /opt/patriot_api/out/clients/Alarm24/4344.xml
 kill "$server"; wait "$server" 2>/dev/null || true
 share=$(mktemp -d)
 chown patriot "$share"
