@@ -8,8 +8,8 @@
 ///
 /// - `required`: the write must send it;
 /// - `default`: the type's default (empty text, 0, false, `U`);
-/// - `given`: optional in a write, filled by the domain before [`complete`] (the install
-///   date: the day the client was created).
+/// - `given`: optional in a write, filled by the domain before
+///   [`complete`](PartialFields::complete) (the install date: the day the client was created).
 macro_rules! field_set {
     (
         $(#[$whole_meta:meta])*

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::NaiveDate;
 use std::borrow::Cow;
 
-/// Why one value was refused; the message completes "<field> …".
+/// Why one value was refused; the message completes "`<field>` …".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Invalid(pub String);

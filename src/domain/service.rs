@@ -529,8 +529,8 @@ impl ClientService {
 
     /// Makes the written files durable in batches (one file-system sync shared by every
     /// write since the last batch) and then clears their owed marks. Batches start at most
-    /// every [`SYNC_EVERY`]: a lone write is synced at once, a stream of them in batches of
-    /// that long. Runs for the life of the service; the composition root spawns it.
+    /// every 20 ms (`SYNC_EVERY`): a lone write is synced at once, a stream of them in batches
+    /// of that long. Runs for the life of the service; the composition root spawns it.
     pub async fn run_file_syncer(self: Arc<Self>) {
         let mut last: Option<tokio::time::Instant> = None;
         loop {

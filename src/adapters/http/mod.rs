@@ -1,7 +1,7 @@
 //! The HTTP surface: one module per resource (`clients`, `zones`, `users`, `health`), each
 //! with its handlers, bodies and answers; strict bodies and id headers, problem answers, the
 //! published document, the request log. The handlers call the inbound port
-//! [`ClientApi`](crate::ports::ClientApi) and nothing else.
+//! [`crate::ports::ClientApi`] and nothing else.
 
 /// The type of a field in a request schema: fields without a default as they are, the
 /// others optional. Used by the schemas each resource expands from the domain's field lists.

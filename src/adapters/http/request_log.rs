@@ -153,7 +153,7 @@ const WRITE_EVERY: Duration = Duration::from_millis(100);
 const WAKE_AT: usize = 4096;
 
 /// Appends lines to the request log from a thread of its own. A request only pushes its line
-/// under a short lock; the writer wakes every [`WRITE_EVERY`] (or when the queue is long),
+/// under a short lock; the writer wakes every 100 ms (`WRITE_EVERY`, or when the queue is long),
 /// not once per line, and writes the batch with one `write` call.
 #[derive(Clone)]
 pub struct RequestLog {
