@@ -24,10 +24,12 @@ wait_listening() {
   return 1
 }
 
-# `wait_file FILE` waits up to 5 s for FILE: a client's XML file follows the write's answer
-# (README "Durability"), it is not there the moment the answer is.
+# `wait_file [-s] FILE` waits up to 5 s for FILE (with -s: for it to be non-empty): a client's
+# XML file follows the write's answer (README "Durability"), and the request log is written
+# every 100 ms; neither is there the moment the answer is.
 wait_file() {
-  for _ in $(seq 50); do [ -f "$1" ] && return 0; sleep 0.1; done
+  local test=-f; [ "$1" = -s ] && { test=-s; shift; }
+  for _ in $(seq 50); do [ "$test" "$1" ] && return 0; sleep 0.1; done
   echo "no $1 within 5 s" >&2
   return 1
 }

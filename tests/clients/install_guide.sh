@@ -31,9 +31,7 @@ base=$(wait_listening /tmp/install-guide-serve.log)
 curl -sf -X PUT "$base/clients" -H 'Authorization: Bearer secure-api-key' -H 'Content-Type: application/json' \
   -d '{"client_id": 4242, "info": {"Name": "Installert"}}' > /dev/null
 wait_file /opt/patriot_api/out/clients/Alarm24/4242.xml
-# The request log is written every 100 ms.
-for _ in $(seq 50); do [ -s /opt/patriot_api/logs/api_requests.log ] && break; sleep 0.1; done
-test -s /opt/patriot_api/logs/api_requests.log
+wait_file -s /opt/patriot_api/logs/api_requests.log
 
 share=$(mktemp -d)
 chown patriot "$share"

@@ -1,12 +1,12 @@
 //! The stored form of a client, owned by this adapter and separate from the domain model.
 //!
 //! The first byte names the layout:
-//! - `2` (written now): postcard, laid out as described below, each field stored with its
-//!   name (its JSON key and XML tag). A field absent from a record takes its default when it is read:
-//!   so a field added to the domain needs nothing for older records, and a field that holds
-//!   its default is not stored at all (records written before that rule hold every field,
-//!   and read the same). A field removed or renamed needs a step in [`decode`] that maps the
-//!   old name. No migration pass over the database is needed.
+//! - `2` (written now): postcard, laid out as described below, each field stored with its name (its
+//!   JSON key and XML tag). A field absent from a record takes its default when it is read: so a
+//!   field added to the domain needs nothing for older records, and a field that holds its default
+//!   is not stored at all (records written before that rule hold every field, and read the same). A
+//!   field removed or renamed needs a step in [`decode`] that maps the old name. No migration pass
+//!   over the database is needed.
 //! - `1`: postcard of the positional layout of version 0.1.0 ([`ClientV1`]); read only.
 //! - `{`: JSON of that same layout, from before postcard; read only.
 //!
@@ -28,16 +28,15 @@ use crate::domain::fields::FieldValue;
 const NAMED_V2: u8 = 2;
 const POSTCARD_V1: u8 = 1;
 
-// Layout 2, in postcard: the client id (varint), the creation day (string), then three
-// sequences: the info's kept fields, one sequence per zone, one per user. A field is a pair
-// of its name (string) and its value: the enum [`StoredValue`], a varint variant index then
-// the value. The order of the parts, of the
-// variants and the field names are the layout and must not change; a new top-level part
-// goes at the end, with a new version byte. The tests hold the layout as plain serde types
-// (`ClientRecord`), and the code below writes and reads the same bytes field by field: no
-// list of pairs is built, no text copied on writing, and each value read goes straight into
-// the domain's partial record (a client of 50 zones and 20 users, `benches/xml.rs`: written
-// in 12.2 -> 4.1 us, read in 25.5 -> 18.0 us).
+// Layout 2, in postcard: the client id (varint), the creation day (string), then three sequences:
+// the info's kept fields, one sequence per zone, one per user. A field is a pair of its name
+// (string) and its value: the enum `StoredValue`, a varint variant index then the value. The order
+// of the parts, of the variants and the field names are the layout and must not change; a new
+// top-level part goes at the end, with a new version byte. The tests hold the layout as plain serde
+// types (`ClientRecord`), and the code below writes and reads the same bytes field by field: no
+// list of pairs is built, no text copied on writing, and each value read goes straight into the
+// domain's partial record (a client of 50 zones and 20 users, `benches/xml.rs`: written in 12.2 ->
+// 4.1 us, read in 25.5 -> 18.0 us).
 
 /// The fields a record keeps: a field that holds its default is left out, since reading a
 /// record without it gives it that default (the same rule that lets a field be added).
