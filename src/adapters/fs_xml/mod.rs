@@ -1,6 +1,7 @@
 //! Per-client XML files in `XML_DIR/<key_name>/<client_id>.xml`, replaced atomically.
 
 mod queue;
+mod staged;
 
 pub use queue::FsXmlQueue;
 
@@ -14,6 +15,7 @@ use crate::adapters::disk_space::SpaceGuard;
 use crate::domain::fields::ClientId;
 use crate::domain::tenant::KeyName;
 use crate::ports::{FileWrite, IoFailure, XmlSink};
+use staged::{KeptFiles, LinkBy, NewFiles};
 
 pub struct FsXmlSink {
     root: PathBuf,
@@ -22,20 +24,12 @@ pub struct FsXmlSink {
     /// The files waiting in `XML_DIR`, counted by [`FsXmlSink::count_pending_every`] in the
     /// background: a scrape of `/metrics` costs the same at 100 and 100,000 files.
     pending: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    /// Whether new staged files are written unnamed (`O_TMPFILE`): see [`write_staged`].
-    unnamed_files: bool,
+    /// How new staged files are made: see [`staged::probe`].
+    new_files: NewFiles,
 }
 
-/// A staged file with no kept version behind it, most often a new client's.
-enum NewStaged {
-    /// Written under the staged name (a file system without unnamed files, or an empty
-    /// file left under that name).
-    Named,
-    /// Written as an unnamed file, held open until [`publish_staged`] gives it its name.
-    Unnamed(File),
-}
-
-type FileJob = Box<dyn FnOnce() + Send>;
+/// File work for the writer thread, which holds what it knows of the staged files.
+type FileJob = Box<dyn FnOnce(&mut KeptFiles) + Send>;
 
 /// One thread that creates, replaces and removes the files. Concurrent creates in one folder
 /// contend for the folder's lock in the kernel (measured: a fifth of the CPU spinning at 16
@@ -44,13 +38,13 @@ type FileJob = Box<dyn FnOnce() + Send>;
 struct FileWriter(std::sync::mpsc::Sender<FileJob>);
 
 impl FileWriter {
-    fn start() -> io::Result<Self> {
+    fn start(mut kept: KeptFiles) -> io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel::<FileJob>();
         std::thread::Builder::new()
             .name("xml-writer".into())
             .spawn(move || {
                 while let Ok(job) = rx.recv() {
-                    job();
+                    job(&mut kept);
                 }
             })?;
         Ok(Self(tx))
@@ -58,11 +52,11 @@ impl FileWriter {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> io::Result<T> + Send + 'static,
+        work: impl FnOnce(&mut KeptFiles) -> io::Result<T> + Send + 'static,
     ) -> Result<T, IoFailure> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: FileJob = Box::new(move || {
-            let _ = tx.send(work());
+        let job: FileJob = Box::new(move |kept| {
+            let _ = tx.send(work(kept));
         });
         self.0
             .send(job)
@@ -107,43 +101,51 @@ impl FsXmlSink {
     pub fn new(root: PathBuf) -> io::Result<Self> {
         fs::create_dir_all(&root)?;
         refuse_linked_tenant_folders(&root)?;
+        let mut kept = KeptFiles::default();
         for tenant in fs::read_dir(&root)? {
             let tenant = tenant?;
             if !tenant.file_type()?.is_dir() {
                 continue;
             }
+            let folder = tenant.file_name();
+            let folder = folder.to_string_lossy();
             for file in fs::read_dir(tenant.path())? {
                 let file = file?;
                 let name = file.file_name();
                 let name = name.to_string_lossy();
-                if name.starts_with(TEMP_PREFIX)
-                    && name.ends_with(TEMP_SUFFIX)
-                    && !is_staged_name(&name)
-                {
+                if !(name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)) {
+                    continue;
+                }
+                if let Some(id) = staged::staged_id(&name) {
+                    kept.set(&folder, id, true);
+                } else {
                     tracing::info!(file = %file.path().display(), "removing a temporary file left by a crash");
                     remove_durably(&file.path())?;
                 }
             }
         }
-        let unnamed_files = unnamed_files_work(&root);
-        if !unnamed_files {
-            tracing::info!(xml_dir = %root.display(),
-                "the file system does not make unnamed files; new files are staged under a temporary name");
+        let new_files = staged::probe(&root);
+        match new_files {
+            NewFiles::Unnamed(LinkBy::Fd) => {}
+            NewFiles::Unnamed(LinkBy::Proc) => tracing::info!(
+                "the kernel does not name unnamed files by descriptor; they are named through /proc"
+            ),
+            NewFiles::Named => tracing::info!(xml_dir = %root.display(),
+                "the file system does not make unnamed files; new files are staged under a temporary name"),
         }
         Ok(Self {
             root,
             space: None,
             pending: Default::default(),
-            unnamed_files,
-            writer: FileWriter::start()?,
+            new_files,
+            writer: FileWriter::start(kept)?,
         })
     }
 
-    /// New staged files under their temporary name, as on a file system without unnamed
-    /// files: the tests run both ways.
+    /// New staged files made another way than the probe found (the tests run every way).
     #[cfg(test)]
-    fn without_unnamed_files(mut self) -> Self {
-        self.unnamed_files = false;
+    fn making_new_files(mut self, new_files: NewFiles) -> Self {
+        self.new_files = new_files;
         self
     }
 
@@ -164,191 +166,11 @@ impl FsXmlSink {
 
     /// The one staged file a client can have (its writes take turns): a temporary name, so
     /// the combiner never takes it. Between writes it holds the version the last publish
-    /// replaced (see [`publish_staged`]).
+    /// replaced (see [`staged::publish_staged`]).
     fn staged_path(&self, tenant: &KeyName, id: ClientId) -> PathBuf {
         self.folder(tenant)
             .join(format!("{TEMP_PREFIX}{id}{TEMP_SUFFIX}"))
     }
-}
-
-/// Writes `bytes` to the client's staged file, `path`. That file usually exists: it holds the
-/// version the last [`publish_staged`] replaced, and is overwritten in place (then cut to
-/// length) rather than replaced, so the file system neither makes an inode nor frees blocks
-/// for it. Never follows a link, so a link planted under the temporary name cannot redirect
-/// the write. Readable by the service's user only, like the files `tempfile` makes: they
-/// hold contact data and passwords.
-///
-/// When there is no kept version (a new client, most often) and `unnamed` holds, the bytes go
-/// to an unnamed file (`O_TMPFILE`) that gets the client's name when it is published: one
-/// directory entry made instead of a temporary one made, then moved, then removed (file CPU
-/// per new file about 25 -> 15-19 us in a loop on this disk, bench/notes.md). Returns what
-/// was written when it is new.
-fn write_staged(path: &Path, bytes: &[u8], unnamed: bool) -> io::Result<Option<NewStaged>> {
-    use std::os::unix::fs::MetadataExt;
-    if let Some(mut file) = open_kept(path)? {
-        let meta = file.metadata()?;
-        // A second name on the inode is the combiner's (a restore links a claimed file back,
-        // and an exchange can take that file an instant before the combiner removes its own
-        // name): never write into a file someone else may read; it goes, and a new one is made.
-        if meta.nlink() <= 1 {
-            file.write_all(bytes)?;
-            // Only a longer old version leaves bytes past the new end; cutting a file to the
-            // length it has is a journalled change all the same (1 % of a create's samples).
-            if meta.len() > bytes.len() as u64 {
-                file.set_len(bytes.len() as u64)?;
-            }
-            return Ok((meta.len() == 0).then_some(NewStaged::Named));
-        }
-        drop(file);
-        remove_if_there(path)?;
-    }
-    if unnamed {
-        let mut file = open_unnamed(path.parent().unwrap_or(Path::new(".")))?;
-        file.write_all(bytes)?;
-        return Ok(Some(NewStaged::Unnamed(file)));
-    }
-    open_staged(path)?.write_all(bytes)?;
-    Ok(Some(NewStaged::Named))
-}
-
-/// The client's kept staged file, opened for writing; `None` when it has none.
-fn open_kept(path: &Path) -> io::Result<Option<File>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    match fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(path)
-    {
-        Ok(file) => Ok(Some(file)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// A new file in `dir` with no name yet (`O_TMPFILE`); a crash before it is named leaves
-/// nothing behind.
-fn open_unnamed(dir: &Path) -> io::Result<File> {
-    use rustix::fs::{open, Mode, OFlags};
-    let flags = OFlags::WRONLY | OFlags::TMPFILE | OFlags::CLOEXEC;
-    let mode = Mode::from_raw_mode(0o600);
-    let fd = match open(dir, flags, mode) {
-        Err(rustix::io::Errno::NOENT) => {
-            fs::create_dir_all(dir)?;
-            open(dir, flags, mode)?
-        }
-        other => other?,
-    };
-    Ok(File::from(fd))
-}
-
-/// Gives an unnamed file the name `at` (its `/proc/self/fd` link, as `open(2)` describes);
-/// fails with `AlreadyExists` when the name is taken, and replaces nothing.
-fn link_unnamed(file: &File, at: &Path) -> io::Result<()> {
-    use rustix::fs::{linkat, AtFlags, CWD};
-    use std::os::fd::AsRawFd;
-    let by_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
-    linkat(CWD, by_fd.as_str(), CWD, at, AtFlags::SYMLINK_FOLLOW).map_err(io::Error::from)
-}
-
-/// Whether unnamed files can be made and named in `dir` (a file system with `O_TMPFILE`:
-/// ext4, XFS, btrfs, tmpfs; and `/proc` mounted). Asked once, at start.
-fn unnamed_files_work(dir: &Path) -> bool {
-    let probe = dir.join(format!("{TEMP_PREFIX}probe{TEMP_SUFFIX}"));
-    let _ = remove_if_there(&probe);
-    let named = open_unnamed(dir).and_then(|file| link_unnamed(&file, &probe));
-    let _ = remove_if_there(&probe);
-    named.is_ok()
-}
-
-/// A new staged file under its temporary name, where unnamed files cannot be made; its
-/// folder is made when missing.
-fn open_staged(path: &Path) -> io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let open = || {
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(path)
-    };
-    match open() {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent() {
-                fs::create_dir_all(dir)?;
-            }
-            open()
-        }
-        other => other,
-    }
-}
-
-/// Puts the staged file in place of the client's file in one atomic step. When the client
-/// has a file, the two names are exchanged (`RENAME_EXCHANGE`): the replaced version stays
-/// under the staged name for the next [`write_staged`] instead of being freed. Replacing by
-/// a plain rename freed the old file's blocks on every write, which on a file system mounted
-/// with `discard` is a synchronous discard: zone updates ran at 6,650/s with it and 9,950/s
-/// with the exchange, system CPU per update 127 -> 73 us (bench/notes.md).
-///
-/// A staged file that was new (`new`) is most often a new client's, with no file in place:
-/// it is first given the client's name without replacing anything (an unnamed file linked,
-/// a named one renamed), which saves a create the failed exchange. When a file is in place
-/// after all (the client's second write, or a file the combiner put back), that fails and the
-/// exchange follows (an unnamed file first takes the staged name), which leaves a kept version
-/// from then on.
-fn publish_staged(staged: &Path, path: &Path, new: Option<NewStaged>) -> io::Result<()> {
-    use rustix::fs::{renameat_with, RenameFlags, CWD};
-    use rustix::io::Errno;
-    match new {
-        Some(NewStaged::Unnamed(file)) => match link_unnamed(&file, path) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => link_unnamed(&file, staged)?,
-            Err(e) => return Err(e),
-        },
-        Some(NewStaged::Named) => {
-            match renameat_with(CWD, staged, CWD, path, RenameFlags::NOREPLACE) {
-                Ok(()) => return Ok(()),
-                Err(Errno::EXIST) => {}
-                // A file system without the flag: a plain rename replaces atomically too.
-                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
-                    return fs::rename(staged, path)
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        None => {}
-    }
-    match renameat_with(CWD, staged, CWD, path, RenameFlags::EXCHANGE) {
-        Ok(()) => Ok(()),
-        // No file in place (a new client, or the combiner took it), or a file system
-        // without the exchange: a plain rename, which replaces atomically too.
-        Err(Errno::NOENT | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::XDEV) => {
-            fs::rename(staged, path)
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Brings one client's file at `path` to `xml` through its staged file (a staged file that
-/// fails is removed: it may hold part of a version), or removes it when `xml` is `None`,
-/// with the staged file, which holds an earlier version.
-fn write_one(staged: &Path, path: &Path, xml: Option<&[u8]>, unnamed: bool) -> io::Result<()> {
-    match xml {
-        Some(xml) => write_staged(staged, xml, unnamed)
-            .and_then(|new| publish_staged(staged, path, new))
-            .inspect_err(|_| {
-                let _ = remove_if_there(staged);
-            }),
-        None => remove_if_there(path).and_then(|()| remove_if_there(staged)),
-    }
-}
-
-/// Whether a name in a tenant folder is a client's staged file (`.tmp-<client id>.part`),
-/// kept between writes; other temporary names are a crash's leftovers.
-fn is_staged_name(name: &str) -> bool {
-    name.strip_prefix(TEMP_PREFIX)
-        .and_then(|rest| rest.strip_suffix(TEMP_SUFFIX))
-        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Temporary files: the combiner only takes `*.xml`, so it never sees one.
@@ -447,26 +269,31 @@ impl XmlSink for FsXmlSink {
 
     async fn write_files(&self, files: Vec<FileWrite>) -> Vec<Result<(), IoFailure>> {
         let count = files.len();
-        let jobs: Vec<(PathBuf, PathBuf, Option<std::sync::Arc<Vec<u8>>>)> = files
+        let jobs: Vec<(PathBuf, PathBuf, FileWrite)> = files
             .into_iter()
             .map(|f| {
                 (
                     self.staged_path(&f.tenant, f.id),
                     self.path(&f.tenant, f.id),
-                    f.xml,
+                    f,
                 )
             })
             .collect();
-        let unnamed = self.unnamed_files;
+        let new_files = self.new_files;
         // One job for the whole batch: the writer thread is woken once, not twice per file.
         let written = self
             .writer
-            .run(move || {
+            .run(move |kept| {
                 Ok(jobs
                     .into_iter()
-                    .map(|(staged, path, xml)| {
-                        write_one(&staged, &path, xml.as_deref().map(Vec::as_slice), unnamed)
-                            .map_err(IoFailure::from)
+                    .map(|(staged, path, f)| {
+                        let (folder, id) = (f.tenant.as_str(), f.id.get());
+                        let xml = f.xml.as_deref().map(Vec::as_slice);
+                        let maybe_kept = kept.may_have(folder, id);
+                        let (written, kept_after) =
+                            staged::write_one(&staged, &path, xml, new_files, maybe_kept);
+                        kept.set(folder, id, kept_after);
+                        written.map_err(IoFailure::from)
                     })
                     .collect::<Vec<_>>())
             })
@@ -508,16 +335,20 @@ mod tests {
         names
     }
 
-    /// The sink on a new folder: with unnamed files (the file systems the tests run on have
-    /// them, and a probe that stopped finding them fails here), and without.
-    fn sink_in(root: &Path, unnamed: bool) -> FsXmlSink {
+    /// Every way of making new files, each test runs them all.
+    const NEW_FILES: [NewFiles; 3] = [
+        NewFiles::Unnamed(LinkBy::Fd),
+        NewFiles::Unnamed(LinkBy::Proc),
+        NewFiles::Named,
+    ];
+
+    /// The sink on a new folder, making new files `new_files`. The probe must find unnamed
+    /// files named by descriptor: the file systems the tests run on have them, and the tests
+    /// run as root or on Linux 6.10 or later, so a probe that stopped finding them fails here.
+    fn sink_in(root: &Path, new_files: NewFiles) -> FsXmlSink {
         let sink = FsXmlSink::new(root.to_path_buf()).unwrap();
-        assert!(sink.unnamed_files, "O_TMPFILE and /proc/self/fd work here");
-        if unnamed {
-            sink
-        } else {
-            sink.without_unnamed_files()
-        }
+        assert_eq!(sink.new_files, NewFiles::Unnamed(LinkBy::Fd));
+        sink.making_new_files(new_files)
     }
 
     /// Writes one file through [`XmlSink::write_files`] (`None`: removes it).
@@ -535,14 +366,14 @@ mod tests {
     /// per file; a start removes a crash's temporary names and keeps the staged files.
     #[tokio::test]
     async fn files_are_written_whole_and_in_batches() {
-        for unnamed in [true, false] {
-            files_are_written_whole_and_in_batches_with(unnamed).await;
+        for new_files in NEW_FILES {
+            files_are_written_whole_and_in_batches_with(new_files).await;
         }
     }
 
-    async fn files_are_written_whole_and_in_batches_with(unnamed: bool) {
+    async fn files_are_written_whole_and_in_batches_with(new_files: NewFiles) {
         let root = tempfile::TempDir::new().unwrap();
-        let sink = sink_in(root.path(), unnamed);
+        let sink = sink_in(root.path(), new_files);
         let folder = root.path().join("A");
 
         put(&sink, 7, Some(b"<one/>")).await.unwrap();
@@ -566,7 +397,9 @@ mod tests {
             id: ClientId::new(id).unwrap(),
             xml: xml.map(|x| std::sync::Arc::new(x.to_vec())),
         };
+        // Folders in the way of both names: no file can be put in place for 11.
         fs::create_dir(folder.join(".tmp-11.part")).unwrap();
+        fs::create_dir(folder.join("11.xml")).unwrap();
         let results = sink
             .write_files(vec![
                 write(10, Some(b"<ten/>")),
@@ -576,14 +409,27 @@ mod tests {
             .await;
         assert!(results[0].is_ok() && results[1].is_err() && results[2].is_ok());
         assert_eq!(fs::read(folder.join("10.xml")).unwrap(), b"<ten/>");
-        assert_eq!(names(&folder), [".tmp-11.part", "10.xml"]);
+        assert_eq!(names(&folder), [".tmp-11.part", "10.xml", "11.xml"]);
         fs::remove_dir(folder.join(".tmp-11.part")).unwrap();
+        fs::remove_dir(folder.join("11.xml")).unwrap();
 
-        fs::write(folder.join(".tmp-a1B2c3.part"), b"left by a crash").unwrap();
-        fs::write(folder.join(".tmp-8.part"), b"left by a crash").unwrap();
+        fs::write(
+            folder.join(".tmp-a1B2c3.part"),
+            b"left by a crash, and long",
+        )
+        .unwrap();
+        fs::write(folder.join(".tmp-8.part"), b"left by a crash, and long").unwrap();
         drop(sink);
-        FsXmlSink::new(root.path().to_path_buf()).unwrap();
+        let sink = FsXmlSink::new(root.path().to_path_buf())
+            .unwrap()
+            .making_new_files(new_files);
         assert_eq!(names(&folder), [".tmp-8.part", "10.xml"]);
+        // The staged file found at start is written in place, and put in place whole.
+        let kept = inode(&folder.join(".tmp-8.part"));
+        put(&sink, 8, Some(b"<eight/>")).await.unwrap();
+        assert_eq!(fs::read(folder.join("8.xml")).unwrap(), b"<eight/>");
+        assert_eq!(inode(&folder.join("8.xml")), kept);
+        assert_eq!(names(&folder), ["10.xml", "8.xml"]);
     }
 
     /// Room is refused when the file system cannot take the file and keep the reserve.
@@ -609,14 +455,14 @@ mod tests {
     /// inode of the one before last, with the new version in it, cut to its length.
     #[tokio::test]
     async fn a_replaced_file_is_written_again_in_place() {
-        for unnamed in [true, false] {
-            a_replaced_file_is_written_again_in_place_with(unnamed).await;
+        for new_files in NEW_FILES {
+            a_replaced_file_is_written_again_in_place_with(new_files).await;
         }
     }
 
-    async fn a_replaced_file_is_written_again_in_place_with(unnamed: bool) {
+    async fn a_replaced_file_is_written_again_in_place_with(new_files: NewFiles) {
         let root = tempfile::TempDir::new().unwrap();
-        let sink = sink_in(root.path(), unnamed);
+        let sink = sink_in(root.path(), new_files);
         let (file, staged) = (
             root.path().join("A/7.xml"),
             root.path().join("A/.tmp-7.part"),
@@ -678,16 +524,51 @@ mod tests {
         assert_eq!(fs::read(root.path().join("A/7.xml")).unwrap(), b"<three/>");
     }
 
-    /// A link planted under a staged name is not followed: the file it points to stays.
+    /// A link planted under a staged name is not followed, whether the writer knows of a
+    /// staged file there (it refuses to write) or not (the link goes, or stays unused): the
+    /// file it points to stays.
     #[tokio::test]
     async fn staging_does_not_follow_a_planted_link() {
-        let root = tempfile::TempDir::new().unwrap();
-        let sink = FsXmlSink::new(root.path().to_path_buf()).unwrap();
-        let victim = root.path().join("victim");
-        fs::write(&victim, b"precious").unwrap();
-        fs::create_dir(root.path().join("A")).unwrap();
-        std::os::unix::fs::symlink(&victim, root.path().join("A/.tmp-7.part")).unwrap();
-        assert!(put(&sink, 7, Some(b"<x/>")).await.is_err());
-        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        for new_files in NEW_FILES {
+            let root = tempfile::TempDir::new().unwrap();
+            let sink = sink_in(root.path(), new_files);
+            let victim = root.path().join("victim");
+            fs::write(&victim, b"precious").unwrap();
+            let plant = |id: u32| {
+                let staged = root.path().join(format!("A/.tmp-{id}.part"));
+                let _ = fs::remove_file(&staged);
+                std::os::unix::fs::symlink(&victim, staged).unwrap();
+            };
+            fs::create_dir(root.path().join("A")).unwrap();
+
+            // A new client.
+            plant(7);
+            let written = put(&sink, 7, Some(b"<x/>")).await;
+            match new_files {
+                NewFiles::Named => assert!(written.is_err()),
+                NewFiles::Unnamed(_) => {
+                    written.unwrap();
+                    assert_eq!(fs::read(root.path().join("A/7.xml")).unwrap(), b"<x/>");
+                }
+            }
+            // A client with a file in place, and none staged that the writer knows of.
+            put(&sink, 8, Some(b"<one/>")).await.unwrap();
+            plant(8);
+            let written = put(&sink, 8, Some(b"<two/>")).await;
+            match new_files {
+                NewFiles::Named => assert!(written.is_err()),
+                NewFiles::Unnamed(_) => {
+                    written.unwrap();
+                    assert_eq!(fs::read(root.path().join("A/8.xml")).unwrap(), b"<two/>");
+                }
+            }
+            // A client whose staged file the writer knows of.
+            for version in [b"<one/>", b"<two/>"] {
+                put(&sink, 9, Some(version)).await.unwrap();
+            }
+            plant(9);
+            assert!(put(&sink, 9, Some(b"<three/>")).await.is_err());
+            assert_eq!(fs::read(&victim).unwrap(), b"precious", "{new_files:?}");
+        }
     }
 }
