@@ -72,9 +72,10 @@ pub struct DataSettings {
     pub data_dir: PathBuf,
 
     /// sled's page cache, in MiB: bounds the memory the store uses. sled holds about twice
-    /// this; at 32 a stream of creates on 100,000 clients peaked at 146–152 MB, at 20 at
-    /// 120 MB, with the same throughput and p99 (bench/notes.md).
-    #[arg(long, env = "CACHE_MB", default_value_t = 20)]
+    /// this. A 10 s stream of creates on 100,000 clients peaked at 139–144 MB at 20 and
+    /// 135–137 MB at 16, with the same throughput, and zone updates and reads there kept
+    /// their p99 (bench/notes.md, twelfth part).
+    #[arg(long, env = "CACHE_MB", default_value_t = 16)]
     pub cache_mb: u64,
 }
 
