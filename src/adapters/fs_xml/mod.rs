@@ -166,7 +166,7 @@ impl FsXmlSink {
 
     /// The one staged file a client can have (its writes take turns): a temporary name, so
     /// the combiner never takes it. Between writes it holds the version the last publish
-    /// replaced (see [`staged::publish_staged`]).
+    /// replaced (see [`staged::write_one`]).
     fn staged_path(&self, tenant: &KeyName, id: ClientId) -> PathBuf {
         self.folder(tenant)
             .join(format!("{TEMP_PREFIX}{id}{TEMP_SUFFIX}"))

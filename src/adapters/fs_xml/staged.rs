@@ -56,7 +56,7 @@ impl KeptFiles {
 }
 
 /// A staged file with no kept version behind it, most often a new client's.
-pub(super) enum NewStaged {
+enum NewStaged {
     /// Written under the staged name (a file system without unnamed files, or an empty
     /// file left under that name).
     Named,
@@ -214,11 +214,7 @@ fn open_staged(path: &Path) -> io::Result<File> {
 /// the writer did not know of), which leaves a kept version from then on.
 ///
 /// Returns whether a version is kept under the staged name.
-pub(super) fn publish_staged(
-    staged: &Path,
-    path: &Path,
-    new: Option<NewStaged>,
-) -> io::Result<bool> {
+fn publish_staged(staged: &Path, path: &Path, new: Option<NewStaged>) -> io::Result<bool> {
     use rustix::fs::{renameat_with, RenameFlags, CWD};
     use rustix::io::Errno;
     match new {
