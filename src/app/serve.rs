@@ -13,7 +13,7 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::settings::ServeSettings;
 use crate::adapters::clock::SystemClock;
 use crate::adapters::fs_xml::FsXmlSink;
-use crate::adapters::http::{app, GuardedAcceptor, MetricsPlace, RequestLog};
+use crate::adapters::http::{app, Deadlines, GuardedAcceptor, MetricsPlace, RequestLog};
 use crate::adapters::import_state::{StateFileReader, LAST_RUN_FILE};
 use crate::adapters::keys_file::KeysFileStore;
 use crate::adapters::sled_store::SledClientRepository;
@@ -87,8 +87,11 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {addr}"))?,
         settings.max_connections as usize,
-        Duration::from_secs(settings.request_timeout_secs),
-        Duration::from_secs(settings.write_timeout_secs),
+        Deadlines {
+            request: Duration::from_secs(settings.request_timeout_secs),
+            write: Duration::from_secs(settings.write_timeout_secs),
+            idle: Duration::from_secs(settings.idle_timeout_secs),
+        },
     );
     let bound = acceptor
         .local_addr()
@@ -149,8 +152,8 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
             }
         });
     }
+    // The idle timeout is the acceptor's (`guard`), not poem's.
     Server::new_with_acceptor(acceptor)
-        .idle_timeout(Duration::from_secs(settings.idle_timeout_secs))
         .run_with_graceful_shutdown(apps.api, shutdown_signal(term, int), Some(SHUTDOWN_GRACE))
         .await
         .context("the HTTP server failed")?;

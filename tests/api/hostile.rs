@@ -80,6 +80,54 @@ async fn slowloris_connections_are_closed() {
     assert_eq!(app.get_client(KEY_A, 1).await.0, StatusCode::NOT_FOUND);
 }
 
+/// The idle timeout counts from the last byte moved: a connection used for longer than the
+/// timeout in all stays open, and is closed once it has been silent for the timeout.
+#[tokio::test]
+async fn a_connection_is_closed_once_silent_for_the_idle_timeout_and_not_while_used() {
+    let app = spawn_with(&[("IDLE_TIMEOUT_SECS", "1")]).await;
+    let addr = addr(&app);
+    let (answered, closed, silent_for) = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut answered = 0;
+        let used = Instant::now();
+        while used.elapsed() < Duration::from_secs(3) {
+            if stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .is_err()
+            {
+                break;
+            }
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 512];
+            while !String::from_utf8_lossy(&seen).contains(r#"{"status":"ok"}"#) {
+                match stream.read(&mut buf) {
+                    Ok(n) if n > 0 => seen.extend_from_slice(&buf[..n]),
+                    _ => return (answered, false, Duration::ZERO),
+                }
+            }
+            answered += 1;
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let silent = Instant::now();
+        let closed = closed_within(&mut stream, Duration::from_secs(5), |_| true);
+        (answered, closed, silent.elapsed())
+    })
+    .await
+    .unwrap();
+    assert!(
+        answered >= 8,
+        "a connection in use was closed after {answered} answers"
+    );
+    assert!(closed, "a silent connection stayed open");
+    assert!(
+        silent_for >= Duration::from_millis(500),
+        "closed {silent_for:?} after its last answer, before the idle timeout"
+    );
+}
+
 #[tokio::test]
 async fn open_connections_are_capped() {
     let app = spawn_with(&[("MAX_CONNECTIONS", "3"), ("IDLE_TIMEOUT_SECS", "60")]).await;

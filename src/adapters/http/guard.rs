@@ -1,6 +1,6 @@
 //! Connection guards against slow and greedy clients: a cap on open connections, a deadline
 //! for each request to arrive once its first byte has, a deadline for each answer to be taken
-//! once the client stops reading, and HTTP/1.1 only.
+//! once the client stops reading, an idle timeout, and HTTP/1.1 only.
 //!
 //! poem has an idle timeout (no byte at all for a while) but no header or body deadline, so
 //! a client trickling one byte at a time (slowloris) would hold a connection forever. Here a
@@ -9,6 +9,12 @@
 //! but stops reading the answers would otherwise hold its connection (and a slot of
 //! `MAX_CONNECTIONS`) forever: once a write has waited for the client longer than its
 //! deadline, the connection is closed.
+//!
+//! The idle timeout is kept here rather than by poem's: poem runs a task per connection that
+//! every read and write wakes and that then arms a new timer: about 4 % of a read's user CPU
+//! (bench/notes.md, thirteenth part). Here a read or write
+//! only notes the time; the connection's one timer is looked at when a read has to wait, and
+//! moved on only when it fires early.
 //!
 //! hyper, under poem, also serves HTTP/2 to a client that starts with its preface ("prior
 //! knowledge", h2c), where one connection carries any number of streams that neither the
@@ -36,25 +42,28 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
 pub struct GuardedAcceptor<A> {
     inner: A,
     permits: Arc<Semaphore>,
-    request_deadline: Duration,
-    write_deadline: Duration,
+    deadlines: Deadlines,
+}
+
+/// How long a connection may take at each step before it is closed.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadlines {
+    /// From a request's first byte to its last.
+    pub request: Duration,
+    /// For a write that waits for the client to read.
+    pub write: Duration,
+    /// With no byte read or written at all.
+    pub idle: Duration,
 }
 
 impl<A> GuardedAcceptor<A> {
-    /// At most `max_connections` open at once (more wait in the listen backlog); each
-    /// request must arrive within `request_deadline` of its first byte; a write that waits
-    /// longer than `write_deadline` for the client to read closes the connection.
-    pub fn new(
-        inner: A,
-        max_connections: usize,
-        request_deadline: Duration,
-        write_deadline: Duration,
-    ) -> Self {
+    /// At most `max_connections` open at once (more wait in the listen backlog), each held
+    /// to `deadlines`.
+    pub fn new(inner: A, max_connections: usize, deadlines: Deadlines) -> Self {
         Self {
             inner,
             permits: Arc::new(Semaphore::new(max_connections.max(1))),
-            request_deadline,
-            write_deadline,
+            deadlines,
         }
     }
 }
@@ -78,9 +87,10 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
             inner: io,
             _permit: permit,
             request_started: None,
-            deadline: self.request_deadline,
-            write_deadline: self.write_deadline,
+            deadline: self.deadlines.request,
+            write_deadline: self.deadlines.write,
             write_blocked: None,
+            idle: Idle::new(self.deadlines.idle),
             seen: 0,
         };
         Ok((io, local, remote, scheme))
@@ -97,12 +107,49 @@ pub struct GuardedIo<T> {
     write_deadline: Duration,
     /// Runs while a write waits for the client to read; reset by any progress.
     write_blocked: Option<Pin<Box<tokio::time::Sleep>>>,
+    idle: Idle,
     /// How many bytes of the connection have been read, up to the preface's length.
     seen: usize,
 }
 
 fn timed_out(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, what.to_owned())
+}
+
+/// The idle timeout: the time of the last byte moved, and one timer for the connection.
+struct Idle {
+    timeout: Duration,
+    last_activity: tokio::time::Instant,
+    timer: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl Idle {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            last_activity: tokio::time::Instant::now(),
+            timer: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+
+    fn touch(&mut self) {
+        self.last_activity = tokio::time::Instant::now();
+    }
+
+    /// Ready once nothing has moved for the whole timeout. The timer was set for the first
+    /// possible end; when it fires after some activity, it is moved to the new end.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if self.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let end = self.last_activity + self.timeout;
+            if end <= tokio::time::Instant::now() {
+                return Poll::Ready(());
+            }
+            self.timer.as_mut().reset(end);
+        }
+    }
 }
 
 impl<T> GuardedIo<T> {
@@ -129,6 +176,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if result.is_pending() {
+            // hyper reads whenever it waits for the client: between requests, within one,
+            // and while an answer is being made (to see the client leave).
+            return match self.idle.poll_expired(cx) {
+                Poll::Ready(()) => Poll::Ready(Err(timed_out("the connection was idle too long"))),
+                Poll::Pending => Poll::Pending,
+            };
+        }
         if let Poll::Ready(Ok(())) = result {
             if self.seen < H2_PREFACE.len() {
                 let new = &buf.filled()[before..];
@@ -147,6 +202,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
                 }
             }
             if buf.filled().len() > before {
+                self.idle.touch();
                 match self.request_started {
                     Some(started) if started.elapsed() > self.deadline => {
                         return Poll::Ready(Err(io::Error::new(
@@ -176,6 +232,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
                 // The answer is going out: the next bytes read start the next request.
                 self.request_started = None;
                 self.write_blocked = None;
+                self.idle.touch();
             }
             Poll::Ready(_) => self.write_blocked = None,
         }

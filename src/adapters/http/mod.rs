@@ -36,7 +36,7 @@ use poem::web::Html;
 use poem::{Endpoint, Request, Route};
 use poem_openapi::{OpenApiService, Tags};
 
-pub use guard::GuardedAcceptor;
+pub use guard::{Deadlines, GuardedAcceptor};
 pub use metrics::Metrics;
 pub use request_log::RequestLog;
 pub use strict_json::BODY_LIMIT;
