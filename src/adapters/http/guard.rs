@@ -11,10 +11,10 @@
 //! deadline, the connection is closed.
 //!
 //! The idle timeout is kept here rather than by poem's: poem runs a task per connection that
-//! every read and write wakes and that then arms a new timer: about 4 % of a read's user CPU
-//! (bench/notes.md, thirteenth part). Here a read or write
-//! only notes the time; the connection's one timer is looked at when a read has to wait, and
-//! moved on only when it fires early.
+//! every read and write wakes and that then arms a new timer, about 4 % of a read's user CPU
+//! (bench/notes.md, thirteenth part). Here a read or write only notes the time; the
+//! connection's one timer is looked at when a read has to wait, and moved on only when it
+//! fires early.
 //!
 //! hyper, under poem, also serves HTTP/2 to a client that starts with its preface ("prior
 //! knowledge", h2c), where one connection carries any number of streams that neither the
