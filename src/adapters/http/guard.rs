@@ -253,3 +253,31 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether the idle timeout has run out, as a read that waits would ask.
+    async fn expired(idle: &mut Idle) -> bool {
+        std::future::poll_fn(|cx| Poll::Ready(idle.poll_expired(cx).is_ready())).await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_idle_timeout_counts_from_the_last_byte_moved() {
+        let mut idle = Idle::new(Duration::from_secs(10));
+        assert!(!expired(&mut idle).await, "expired at once");
+        tokio::time::advance(Duration::from_secs(6)).await;
+        idle.touch();
+        // The timer set at the start fires here; the activity at 6 s moves it to 16 s.
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(!expired(&mut idle).await, "expired 5 s after activity");
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(!expired(&mut idle).await, "expired 9 s after activity");
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(
+            expired(&mut idle).await,
+            "not expired after 10 s of silence"
+        );
+    }
+}
