@@ -26,7 +26,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use poem::http::uri::Scheme;
 use poem::listener::Acceptor;
@@ -35,6 +35,7 @@ use std::future::Future;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 /// The first bytes of an HTTP/2 connection (RFC 9113 §3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n";
@@ -119,7 +120,7 @@ fn timed_out(what: &str) -> io::Error {
 /// The idle timeout: the time of the last byte moved, and one timer for the connection.
 struct Idle {
     timeout: Duration,
-    last_activity: tokio::time::Instant,
+    last_activity: Instant,
     timer: Pin<Box<tokio::time::Sleep>>,
 }
 
@@ -127,13 +128,13 @@ impl Idle {
     fn new(timeout: Duration) -> Self {
         Self {
             timeout,
-            last_activity: tokio::time::Instant::now(),
+            last_activity: Instant::now(),
             timer: Box::pin(tokio::time::sleep(timeout)),
         }
     }
 
-    fn touch(&mut self) {
-        self.last_activity = tokio::time::Instant::now();
+    fn touch(&mut self, now: Instant) {
+        self.last_activity = now;
     }
 
     /// Ready once nothing has moved for the whole timeout. The timer was set for the first
@@ -144,7 +145,7 @@ impl Idle {
                 return Poll::Pending;
             }
             let end = self.last_activity + self.timeout;
-            if end <= tokio::time::Instant::now() {
+            if end <= Instant::now() {
                 return Poll::Ready(());
             }
             self.timer.as_mut().reset(end);
@@ -202,16 +203,17 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
                 }
             }
             if buf.filled().len() > before {
-                self.idle.touch();
+                // One clock reading for both timeouts.
+                let now = Instant::now();
+                self.idle.touch(now);
                 match self.request_started {
-                    Some(started) if started.elapsed() > self.deadline => {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
+                    Some(started) if now.duration_since(started) > self.deadline => {
+                        return Poll::Ready(Err(timed_out(
                             "request not received within its deadline",
                         )));
                     }
                     Some(_) => {}
-                    None => self.request_started = Some(Instant::now()),
+                    None => self.request_started = Some(now),
                 }
             }
         }
@@ -232,7 +234,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
                 // The answer is going out: the next bytes read start the next request.
                 self.request_started = None;
                 self.write_blocked = None;
-                self.idle.touch();
+                self.idle.touch(Instant::now());
             }
             Poll::Ready(_) => self.write_blocked = None,
         }
@@ -268,7 +270,7 @@ mod tests {
         let mut idle = Idle::new(Duration::from_secs(10));
         assert!(!expired(&mut idle).await, "expired at once");
         tokio::time::advance(Duration::from_secs(6)).await;
-        idle.touch();
+        idle.touch(Instant::now());
         // The timer set at the start fires here; the activity at 6 s moves it to 16 s.
         tokio::time::advance(Duration::from_secs(5)).await;
         assert!(!expired(&mut idle).await, "expired 5 s after activity");
