@@ -1,8 +1,10 @@
 //! The yardstick of the benchmark (`bench/run`): what poem and sled do on this machine with
 //! nothing else in the way, built from the project's own dependencies.
 //!
-//! - `reference read PORT`: `GET /clients` checks the bearer key and answers a fixed 600-byte
-//!   client JSON.
+//! - `reference read PORT [DIR [BUSY_NS]]`: `GET /clients` checks the bearer key and answers a
+//!   fixed 600-byte client JSON (`DIR` is not used). With `BUSY_NS`, each read first spins that
+//!   many nanoseconds: the bench's measure of how the read tail with one wrk thread answers to a
+//!   little more work per read (bench/notes.md, fourteenth part).
 //! - `reference write PORT DIR`: `PUT /clients` parses the JSON body, inserts it in sled under
 //!   its `client_id`, waits for one shared flush per group (the service's own group commit),
 //!   and answers 201 with the body.
@@ -40,16 +42,28 @@ fn client_json() -> String {
     text
 }
 
+/// What a read answers, and the extra work it does first (none unless asked for).
+struct ReadSetup {
+    json: String,
+    busy: std::time::Duration,
+}
+
 #[handler]
-fn read(req: &Request, body: Data<&Arc<String>>) -> Response {
+fn read(req: &Request, setup: Data<&Arc<ReadSetup>>) -> Response {
     if req.header("Authorization") != Some(KEY) {
         return Response::builder()
             .status(StatusCode::UNAUTHORIZED)
             .finish();
     }
+    if !setup.busy.is_zero() {
+        let started = std::time::Instant::now();
+        while started.elapsed() < setup.busy {
+            std::hint::spin_loop();
+        }
+    }
     Response::builder()
         .content_type("application/json; charset=utf-8")
-        .body(body.0.as_str().to_owned())
+        .body(setup.json.as_str().to_owned())
 }
 
 struct Store {
@@ -101,9 +115,17 @@ async fn main() -> std::io::Result<()> {
     }
     match args.get(1).map(String::as_str) {
         Some("read") => {
+            let busy = match args.get(4).map(|n| n.parse::<u64>()) {
+                None => 0,
+                Some(Ok(ns)) => ns,
+                Some(Err(_)) => usage(),
+            };
             let app = Route::new()
                 .at("/clients", poem::get(read))
-                .data(Arc::new(client_json()));
+                .data(Arc::new(ReadSetup {
+                    json: client_json(),
+                    busy: std::time::Duration::from_nanos(busy),
+                }));
             Server::new_with_acceptor(acceptor).run(app).await
         }
         Some("write") => {
@@ -123,9 +145,11 @@ async fn main() -> std::io::Result<()> {
             let app = Route::new().at("/clients", poem::put(write)).data(store);
             Server::new_with_acceptor(acceptor).run(app).await
         }
-        _ => {
-            eprintln!("usage: reference read PORT | reference write PORT DIR");
-            std::process::exit(2)
-        }
+        _ => usage(),
     }
+}
+
+fn usage() -> ! {
+    eprintln!("usage: reference read PORT [DIR [BUSY_NS]] | reference write PORT DIR");
+    std::process::exit(2)
 }
