@@ -88,8 +88,7 @@ impl<A: Acceptor> Acceptor for GuardedAcceptor<A> {
             inner: io,
             _permit: permit,
             request_started: None,
-            deadline: self.deadlines.request,
-            write_deadline: self.deadlines.write,
+            deadlines: self.deadlines,
             write_blocked: None,
             idle: Idle::new(self.deadlines.idle),
             seen: 0,
@@ -104,8 +103,8 @@ pub struct GuardedIo<T> {
     _permit: OwnedSemaphorePermit,
     /// When the first byte of the request now arriving came; cleared by the answer.
     request_started: Option<Instant>,
-    deadline: Duration,
-    write_deadline: Duration,
+    /// The request and write deadlines (the idle one is kept by `idle`).
+    deadlines: Deadlines,
     /// Runs while a write waits for the client to read; reset by any progress.
     write_blocked: Option<Pin<Box<tokio::time::Sleep>>>,
     idle: Idle,
@@ -156,7 +155,7 @@ impl Idle {
 impl<T> GuardedIo<T> {
     /// For a write that is not done: fails once it has waited past the deadline.
     fn blocked_write<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
-        let deadline = self.write_deadline;
+        let deadline = self.deadlines.write;
         let sleep = self
             .write_blocked
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(deadline)));
@@ -207,7 +206,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
                 let now = Instant::now();
                 self.idle.touch(now);
                 match self.request_started {
-                    Some(started) if now.duration_since(started) > self.deadline => {
+                    Some(started) if now.duration_since(started) > self.deadlines.request => {
                         return Poll::Ready(Err(timed_out(
                             "request not received within its deadline",
                         )));
